@@ -1,0 +1,226 @@
+"""``vabsnet prepare``: structure files -> dataset store, in parallel, resumable, never dying on one file."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import multiprocessing as mp
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal
+
+from tqdm import tqdm
+
+from vabsnet.data.records import SCHEMA_VERSION, ChainRecord, decode_arrays, encode_record
+from vabsnet.data.store import DONE, META, REC, atomic_write_text, open_env
+from vabsnet.errors import StoreError, StructureError
+from vabsnet.structure.io import SUPPORTED_SUFFIXES, load_structure
+from vabsnet.structure.targets import atom_sasa
+
+ChainsPerEntry = Literal["all", "first"]
+
+
+@dataclass(frozen=True)
+class PrepareOptions:
+    """Options that change what a store holds; a store is only ever extended with the same options."""
+
+    chains_per_entry: ChainsPerEntry = "all"
+    min_residues: int = 1
+    max_chain_residues: int = 10_000
+    schema_version: int = SCHEMA_VERSION
+
+
+@dataclass(frozen=True)
+class InputItem:
+    """One input file, the id its records get, and which chains to keep (None: by the options)."""
+
+    path: Path
+    entry_id: str
+    chains: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class PrepareSummary:
+    entries: int
+    chains: int
+    residues: int
+    atoms: int
+    failures: int
+    skipped_done: int
+    seconds: float
+
+
+def _is_structure(path: Path) -> bool:
+    name = path.name.lower().removesuffix(".gz")
+    return name.endswith(SUPPORTED_SUFFIXES)
+
+
+def expand_inputs(inputs: Sequence[str | Path]) -> list[InputItem]:
+    """Files, directories (recursive), list files (one path per line) or ``bundled`` -> input items.
+
+    Ids are file stems, made unique in sorted path order, so the same inputs always give the same ids.
+    """
+    found: dict[Path, tuple[str, ...] | None] = {}
+    for item in inputs:
+        if str(item) == "bundled":
+            from vabsnet.corpus import entries
+
+            for e in entries():
+                found[e.path] = e.chains
+            continue
+        path = Path(item)
+        if path.is_dir():
+            for p in sorted(path.rglob("*")):
+                if p.is_file() and not p.name.startswith("."):
+                    found.setdefault(p, None)
+        elif path.is_file() and not _is_structure(path) and path.suffix.lower() in (".txt", ".list"):
+            for line in path.read_text().splitlines():
+                line = line.strip()
+                if line and not line.startswith("#"):
+                    found.setdefault(Path(line), None)
+        else:
+            found.setdefault(path, None)  # missing or unreadable files are reported as failures
+    items, used = [], set()
+    for path in sorted(found, key=str):
+        stem = path.name
+        for suffix in (".gz",) + SUPPORTED_SUFFIXES:
+            stem = stem[: -len(suffix)] if stem.lower().endswith(suffix) else stem
+        entry_id, k = stem, 2
+        while entry_id in used:
+            entry_id, k = f"{stem}_{k}", k + 1
+        used.add(entry_id)
+        items.append(InputItem(path=path, entry_id=entry_id, chains=found[path]))
+    return items
+
+
+def _input_key(item: InputItem) -> bytes:
+    digest = hashlib.sha1(str(item.path.resolve()).encode()).hexdigest()[:16]
+    return DONE + f"{item.entry_id}:{digest}".encode()
+
+
+def process_input(item: InputItem, options: PrepareOptions) -> tuple[list[tuple[str, bytes, int, int]], str | None]:
+    """Load one file and encode its chains: ``([(key, bytes, residues, atoms)], failure reason)``."""
+    try:
+        protein = load_structure(item.path, chains=item.chains)
+        chains = list(protein.chains)
+        if options.chains_per_entry == "first":
+            chains = chains[:1]
+        out = []
+        for chain in chains:
+            sub = protein.select_chain(chain)
+            if sub.num_residues < options.min_residues:
+                continue
+            if sub.num_residues > options.max_chain_residues:
+                raise StructureError(str(item.path), f"chain {chain!r} has {sub.num_residues} residues, over "
+                                     f"the limit of {options.max_chain_residues}")
+            sub = dataclasses.replace(sub, name=f"{item.entry_id}/{chain or '_'}")
+            record = ChainRecord(protein=sub, sasa=atom_sasa(sub))
+            out.append((sub.name, encode_record(record), sub.num_residues, sub.num_atoms))
+        if not out:
+            return [], f"no chain with at least {options.min_residues} residues"
+        return out, None
+    except StructureError as exc:
+        return [], exc.reason
+    except Exception as exc:  # a bug or a pathological file must not stop the batch
+        return [], f"internal error: {type(exc).__name__}: {exc}"
+
+
+def _worker(args: tuple[InputItem, PrepareOptions]) -> tuple[InputItem, list, str | None]:
+    item, options = args
+    records, reason = process_input(item, options)
+    return item, records, reason
+
+
+def prepare(inputs: Sequence[str | Path], out: str | Path, *, workers: int = 1,
+            options: PrepareOptions | None = None, progress: bool = True,
+            commit_every: float = 2.0) -> PrepareSummary:
+    """Build (or resume building) the store ``out`` from ``inputs``; see the module docstring."""
+    options = options or PrepareOptions()
+    out = Path(out)
+    start = time.perf_counter()
+    items = expand_inputs(inputs)
+    env = open_env(out, write=True)
+    try:
+        wanted = json.dumps(asdict(options), sort_keys=True).encode()
+        with env.begin(write=True) as txn:
+            have = txn.get(META + b"options")
+            if have is not None and have != wanted:
+                raise StoreError(f"{out}: store was built with options {have.decode()}, not {wanted.decode()}; "
+                                 "use another --out or the same options")
+            txn.put(META + b"options", wanted)
+        with env.begin() as txn:
+            pending = [it for it in items if txn.get(_input_key(it)) is None]
+        _run(env, pending, options, workers, progress, commit_every)
+        summary = _finalise(env, out, options, len(items) - len(pending), time.perf_counter() - start)
+    finally:
+        env.close()
+    return summary
+
+
+def _run(env: object, pending: list[InputItem], options: PrepareOptions, workers: int, progress: bool,
+         commit_every: float) -> None:
+    jobs = [(it, options) for it in pending]
+    bar = tqdm(total=len(jobs), desc="prepare", unit="file", disable=not progress)
+    results: Iterable[tuple[InputItem, list, str | None]]
+    pool = None
+    if workers > 1 and len(jobs) > 1:
+        pool = mp.get_context("spawn").Pool(workers)
+        results = pool.imap_unordered(_worker, jobs, chunksize=1)
+    else:
+        results = map(_worker, jobs)
+    txn = env.begin(write=True)  # type: ignore[attr-defined]
+    last = time.monotonic()
+    try:
+        for item, records, reason in results:
+            for key, data, _, _ in records:
+                txn.put(REC + key.encode(), data)
+            outcome = {"path": str(item.path), "chains": [r[0] for r in records]}
+            if reason is not None:
+                outcome["reason"] = reason
+            txn.put(_input_key(item), json.dumps(outcome).encode())
+            bar.update()
+            if time.monotonic() - last > commit_every:  # each input's records commit with its marker
+                txn.commit()
+                txn = env.begin(write=True)  # type: ignore[attr-defined]
+                last = time.monotonic()
+        txn.commit()
+    except BaseException:
+        txn.abort()
+        raise
+    finally:
+        bar.close()
+        if pool is not None:
+            pool.terminate()
+            pool.join()
+
+
+def _finalise(env: object, out: Path, options: PrepareOptions, skipped: int, seconds: float) -> PrepareSummary:
+    """Recount the whole store and write manifest.json and failures.jsonl atomically."""
+    entries = chains = residues = atoms = 0
+    failures = []
+    with env.begin() as txn:  # type: ignore[attr-defined]
+        for key, value in txn.cursor():
+            if key.startswith(DONE):
+                outcome = json.loads(value)
+                if "reason" in outcome:
+                    failures.append({"path": outcome["path"], "reason": outcome["reason"]})
+                else:
+                    entries += 1
+            elif key.startswith(REC):
+                arrays, _ = decode_arrays(value, key.decode())
+                chains += 1
+                residues += len(arrays["restype"])
+                atoms += len(arrays["atom_name"])
+    failures.sort(key=lambda f: f["path"])
+    atomic_write_text(out / "failures.jsonl", "".join(json.dumps(f) + "\n" for f in failures))
+    manifest = {
+        "schema_version": SCHEMA_VERSION,
+        "counts": {"entries": entries, "chains": chains, "residues": residues, "atoms": atoms,
+                   "failures": len(failures)},
+        "options": asdict(options),
+    }
+    atomic_write_text(out / "manifest.json", json.dumps(manifest, indent=2) + "\n")
+    return PrepareSummary(entries, chains, residues, atoms, len(failures), skipped, round(seconds, 2))

