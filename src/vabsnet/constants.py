@@ -57,6 +57,9 @@ NUM_ATOM_TOKENS = 39
 ATOM_NAME_ALIASES: dict[str, str] = {"OT1": "O", "OT2": "OXT", "O1": "O", "O2": "OXT", "OC1": "O",
                                      "OC2": "OXT", "SE": "SD"}
 
+# Residue-specific aliases: CHARMM names isoleucine's CD1 "CD".
+RESIDUE_ATOM_ALIASES: dict[tuple[str, str], str] = {("ILE", "CD"): "CD1"}
+
 _BACKBONE = ("N", "CA", "C", "O")
 RESIDUE_ATOMS: dict[str, tuple[str, ...]] = {
     "ALA": _BACKBONE + ("CB",),

@@ -25,6 +25,7 @@ from vabsnet.constants import (
     LIGAND_EXCLUDED,
     MODIFIED_RESIDUES,
     NUCLEIC_NAMES,
+    RESIDUE_ATOM_ALIASES,
     RESIDUE_ATOMS,
     RESTYPE_3TO1,
     RESTYPE_INDEX,
@@ -236,7 +237,8 @@ def atoms_to_protein(
     if chains is not None:
         is_protein &= np.isin(chain_id, list(chains))
 
-    aliased = np.array([ATOM_NAME_ALIASES.get(a, a) for a in atom_name], dtype="<U4")
+    aliased = np.array([RESIDUE_ATOM_ALIASES.get((p, a), ATOM_NAME_ALIASES.get(a, a))
+                        for p, a in zip(parent, atom_name, strict=True)], dtype="<U4")
     allowed = np.zeros(len(coord), dtype=bool)
     for par in np.unique(parent[is_protein]):
         sel = is_protein & (parent == par)

@@ -207,7 +207,7 @@ class Protein:
     def chains(self) -> tuple[str, ...]:
         """Chain ids in order of first appearance."""
         _, first = np.unique(self.chain_id, return_index=True)
-        return tuple(self.chain_id[np.sort(first)])
+        return tuple(str(c) for c in self.chain_id[np.sort(first)])
 
     # ---- slicing (returns new records) -----------------------------------------------------------------
     def take_residues(self, index: np.ndarray, name: str | None = None) -> Protein:
@@ -229,12 +229,13 @@ class Protein:
         )
 
     def select_chain(self, chain_id: str) -> Protein:
-        """The residues of one chain, named ``"<name>/<chain>"``; ligands and EC are kept."""
+        """The residues of one chain, named ``"<name>/<chain>"``, with all ligands and the chain's EC."""
         index = np.flatnonzero(self.chain_id == chain_id)
         if len(index) == 0:
             raise StructureError(self.source or self.name, f"no protein chain {chain_id!r}")
         base = self.name.split("/")[0]
-        return self.take_residues(index, name=f"{base}/{chain_id or '_'}")
+        sub = self.take_residues(index, name=f"{base}/{chain_id or '_'}")
+        return dataclasses.replace(sub, ec={k: v for k, v in self.ec.items() if k == chain_id})
 
     def crop(self, start: int, stop: int) -> Protein:
         """Residues ``start:stop`` (a contiguous window in record order)."""

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from vabsnet.corpus import entry
+from vabsnet.data.prepare import prepare
+from vabsnet.data.splits import assign_clusters, split_store
+from vabsnet.data.store import Store
+from vabsnet.errors import VabsnetError
+
+
+def test_assign_clusters_keeps_clusters_whole():
+    rep_of = {f"k{i}": f"k{i - i % 3}" for i in range(30)}  # 10 clusters of 3
+    splits = assign_clusters(rep_of, (0.8, 0.1, 0.1), seed=0)
+    assert sorted(sum(splits.values(), [])) == sorted(rep_of)
+    where = {k: name for name, keys in splits.items() for k in keys}
+    for k, rep in rep_of.items():
+        assert where[k] == where[rep]
+    assert [len(splits[n]) for n in ("train", "valid", "test")] == [24, 3, 3]
+    assert assign_clusters(rep_of, (0.8, 0.1, 0.1), seed=0) == splits
+    with pytest.raises(VabsnetError, match="fractions"):
+        assign_clusters(rep_of, (0.5, 0.1, 0.1), seed=0)
+
+
+def test_mmseqs_split_of_real_store(tmp_path):
+    ids = ["1AFS", "1gbt", "1osm", "adk_closed", "19hc", "1a28", "pdb3o21", "7DDO"]
+    prepare([entry(i).path for i in ids], tmp_path / "s", progress=False)
+    result = split_store(tmp_path / "s", identity=0.3, fractions=(0.5, 0.25, 0.25), seed=1)
+    store = Store(tmp_path / "s")
+    on_disk = json.loads((tmp_path / "s" / "splits.json").read_text())
+    assert on_disk["splits"] == store.splits() == result["splits"]
+    keys = sum(result["splits"].values(), [])
+    assert sorted(keys) == sorted(store.keys)
+    # identical chains (1AFS A/B, 1a28 A/B, 3o21 A-D) share a cluster, so they land in one split
+    where = {k: n for n, ks in result["splits"].items() for k in ks}
+    assert where["1AFS/A"] == where["1AFS/B"]
+    assert len({where[f"pdb3o21/{c}"] for c in "ABCD"}) == 1
+    for key, rep in result["cluster_of"].items():
+        assert where[key] == where[rep]
+    assert result["num_clusters"] < len(keys)

@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from vabsnet.cli import main
+from vabsnet.corpus import entry
+
+
+def test_prepare_and_split_commands(tmp_path, capsys):
+    out = tmp_path / "store"
+    paths = [str(entry(i).path) for i in ("1AFS", "1osm", "1gbt", "19hc")]
+    assert main(["prepare", *paths, "--out", str(out), "--quiet", "--workers", "2"]) == 0
+    assert "0 failures" in capsys.readouterr().out
+    assert main(["split", str(out), "--fractions", "0.5,0.25,0.25"]) == 0
+    assert (out / "splits.json").exists()
+
+
+def test_errors_exit_2_with_a_message(tmp_path, capsys):
+    assert main(["split", str(tmp_path / "missing")]) == 2
+    assert "no dataset store" in capsys.readouterr().err
+
+
+def test_console_entry_point_runs():
+    proc = subprocess.run([sys.executable, "-m", "vabsnet.cli", "--version"], capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout.startswith("vabsnet ")
