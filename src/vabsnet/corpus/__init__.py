@@ -21,6 +21,7 @@ class CorpusEntry:
     licence: str
     ligands: tuple[str, ...]
     ec: dict[str, tuple[str, ...]]
+    residues: dict[str, int]
 
 
 def _data_dir() -> Path:
@@ -36,6 +37,7 @@ def entries() -> tuple[CorpusEntry, ...]:
             id=e["id"], path=_data_dir() / e["file"], chains=tuple(e["chains"]),
             source_package=e["source_package"], source_version=e["source_version"], licence=e["licence"],
             ligands=tuple(e["ligands"]), ec={k: tuple(v) for k, v in e["ec"].items()},
+            residues=dict(e["residues"]),
         )
         for e in index["entries"]
     )

@@ -1,0 +1,155 @@
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+
+import numpy as np
+import torch
+
+from vabsnet.data.batch import collate
+from vabsnet.features import featurize
+from vabsnet.model import VabsEncoder
+
+from .conftest import randomized, random_rotation
+
+
+def _batch(proteins, cfg):
+    return collate([featurize(p, cfg) for p in proteins])
+
+
+def test_output_shapes(proteins, tiny_config):
+    model = randomized(VabsEncoder(tiny_config))
+    batch = _batch(proteins[:2], tiny_config)
+    out = model(batch)
+    a = sum(p.num_atoms for p in proteins[:2])
+    r = sum(p.num_residues for p in proteins[:2])
+    assert out.atom.shape == (a, tiny_config.dim) and out.residue.shape == (r, tiny_config.dim)
+    assert out.graph.shape == (2, tiny_config.dim)
+    assert out.graph_layers.shape == (tiny_config.layers, 2, tiny_config.dim)
+    torch.testing.assert_close(out.graph_layers[-1], out.graph)
+    torch.testing.assert_close(out.residue, out.atom[batch.ca_node])
+    assert torch.isfinite(out.node).all()
+
+
+def test_gather_attention_equals_reference_forward_and_backward(proteins, tiny_config):
+    fast = randomized(VabsEncoder(tiny_config)).train()
+    ref = VabsEncoder(dataclasses.replace(tiny_config, attention="reference")).train()
+    ref.load_state_dict(fast.state_dict())
+    batch = _batch(proteins[:3], tiny_config)
+    out_f, out_r = fast(batch), ref(batch)
+    assert out_f.node.abs().max() > 0.1  # attention is not a no-op
+    torch.testing.assert_close(out_f.node, out_r.node, atol=1e-5, rtol=1e-5)
+    weights = torch.randn_like(out_f.node)
+    (out_f.node * weights).sum().backward()
+    (out_r.node * weights).sum().backward()
+    scale = max(p.grad.abs().max().item() for p in fast.parameters())
+    assert scale > 1.0
+    # 1e-5 relative to the gradient scale: some gradients (e.g. of the attention-bias offsets, which the
+    # softmax cancels) are mathematically zero and differ only by float32 rounding of order 1e-5.
+    for (name, pf), (_, pr) in zip(fast.named_parameters(), ref.named_parameters(), strict=True):
+        torch.testing.assert_close(pf.grad, pr.grad, atol=1e-5 * scale, rtol=1e-5, msg=name)
+
+
+def test_small_chunks_give_the_same_result(proteins, tiny_config):
+    model = randomized(VabsEncoder(tiny_config))
+    chunked = VabsEncoder(dataclasses.replace(tiny_config, chunk_nodes=97))
+    chunked.load_state_dict(model.state_dict())
+    batch = _batch(proteins[:1], tiny_config)
+    torch.testing.assert_close(model(batch).node, chunked.eval()(batch).node, atol=1e-6, rtol=1e-6)
+
+
+def test_rigid_motion_invariance(proteins, tiny_config):
+    model = randomized(VabsEncoder(tiny_config))
+    p = proteins[0]
+    rot = random_rotation(1).astype(np.float32)
+    moved = dataclasses.replace(p, coords=p.coords @ rot.T + np.array([30.0, -12.0, 7.5], np.float32))
+    with torch.no_grad():
+        a, b = model(_batch([p], tiny_config)), model(_batch([moved], tiny_config))
+    for x, y in ((a.atom, b.atom), (a.residue, b.residue), (a.graph, b.graph)):
+        torch.testing.assert_close(x, y, atol=1e-5, rtol=1e-5)
+
+
+def test_absolute_directions_break_invariance(proteins, tiny_config):
+    cfg = dataclasses.replace(tiny_config, directions="relative+absolute")
+    model = randomized(VabsEncoder(cfg))
+    p = proteins[0]
+    moved = dataclasses.replace(p, coords=p.coords @ random_rotation(2).astype(np.float32).T)
+    with torch.no_grad():
+        diff = (model(_batch([p], cfg)).residue - model(_batch([moved], cfg)).residue).abs().max()
+    assert diff > 1e-3  # the invariant model differs by float rounding only
+
+
+def test_batch_permutation_and_independence(proteins, tiny_config):
+    model = randomized(VabsEncoder(tiny_config))
+    with torch.no_grad():
+        together = model(_batch(proteins, tiny_config))
+        reordered = model(_batch(proteins[::-1], tiny_config))
+        alone = [model(_batch([p], tiny_config)) for p in proteins]
+    torch.testing.assert_close(together.graph, reordered.graph.flip(0), atol=1e-5, rtol=1e-5)
+    start_r = start_a = 0
+    for p, single in zip(proteins, alone, strict=True):
+        torch.testing.assert_close(together.residue[start_r: start_r + p.num_residues], single.residue,
+                                   atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(together.atom[start_a: start_a + p.num_atoms], single.atom,
+                                   atol=1e-5, rtol=1e-5)
+        start_r += p.num_residues
+        start_a += p.num_atoms
+
+
+def test_bf16_autocast_runs_close_to_fp32(proteins, tiny_config):
+    model = randomized(VabsEncoder(tiny_config))
+    batch = _batch(proteins[:2], tiny_config)
+    with torch.no_grad():
+        ref = model(batch).residue
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            low = model(batch).residue
+    assert torch.isfinite(low).all()
+    rel = (low.float() - ref).norm() / ref.norm()
+    assert rel < 0.1
+
+
+def test_language_model_features_enter_the_nodes(proteins, tiny_config):
+    cfg = dataclasses.replace(tiny_config, lm_dim=8)
+    model = randomized(VabsEncoder(cfg))
+    p = proteins[1]
+    lm = np.random.default_rng(0).normal(size=(p.num_residues, 8)).astype(np.float32)
+    with torch.no_grad():
+        zero = model(collate([featurize(p, cfg)])).residue
+        some = model(collate([featurize(p, cfg, lm=lm)])).residue
+    assert (zero - some).abs().max() > 1e-3
+
+
+def test_five_thousand_residues_in_bounded_memory():
+    """Forward pass on a 5,000-residue record (real chains placed far apart), measured in a subprocess."""
+    code = r"""
+import json, resource, torch
+from vabsnet.config import preset
+from vabsnet.corpus import entries
+from vabsnet.data.batch import collate
+from vabsnet.features import featurize
+from vabsnet.model import VabsEncoder
+from vabsnet.structure import load_structure
+from vabsnet.structure.select import concatenate
+parts, total = [], 0
+for e in entries():
+    for c in e.chains:
+        p = load_structure(e.path, chains=[c]).select_chain(c)
+        parts.append(p); total += p.num_residues
+        if total >= 5000: break
+    if total >= 5000: break
+big = concatenate(parts, "big", spacing=500.0).crop(0, 5000)
+cfg = preset("tiny").encoder
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+with torch.no_grad():
+    out = VabsEncoder(cfg).eval()(collate([featurize(big, cfg)]))
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"residues": int(out.residue.shape[0]), "atoms": int(out.atom.shape[0]),
+                  "peak_mb": peak / 1024, "growth_mb": (peak - before) / 1024}))
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    info = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert info["residues"] == 5000 and info["atoms"] > 30_000
+    assert info["growth_mb"] < 2500, info
