@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 
@@ -33,6 +34,43 @@ def _split(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parse_overrides(items: list[str]) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise VabsnetError(f"--set expects key=value, got {item!r}")
+        try:
+            out[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key] = raw
+    return out
+
+
+def _config(args: argparse.Namespace, **fixed: object) -> object:
+    from vabsnet.config import preset
+
+    try:
+        return preset(args.preset).override(**fixed, **_parse_overrides(args.set or []))
+    except (KeyError, ValueError, TypeError) as exc:
+        raise VabsnetError(f"bad configuration: {exc}") from None
+
+
+def _pretrain(args: argparse.Namespace) -> int:
+    from vabsnet.train.pretrain import pretrain, set_threads
+
+    set_threads()
+    fixed = {"pretrain.mask": args.mask, "train.seed": args.seed, "train.precision": args.precision}
+    if args.max_steps is not None:
+        fixed["train.max_steps"] = args.max_steps
+    config = _config(args, **fixed)
+    result = pretrain(args.store, args.out, config, devices=args.devices, progress=not args.quiet)  # type: ignore[arg-type]
+    if result.final and result.rank == 0:
+        print(f"{args.out}: {result.steps} steps (resumed from {result.resumed_from}); last step: "
+              + ", ".join(f"{k} {v:.3f}" for k, v in result.final.items()))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vabsnet", description="Bi-level protein representation learning.")
     parser.add_argument("--version", action="version", version=f"vabsnet {__version__}")
@@ -54,6 +92,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fractions", default="0.8,0.1,0.1")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_split)
+
+    p = sub.add_parser("pretrain", help="pre-train an encoder (SMPC span masking or an ablation); resumable")
+    p.add_argument("--store", required=True)
+    p.add_argument("--preset", default="tiny", help="tiny | base | paper")
+    p.add_argument("--mask", choices=["span", "residue", "residue-only"], default="span")
+    p.add_argument("--max-steps", type=int)
+    p.add_argument("--out", required=True, help="run directory")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--devices", type=int, default=1, help="processes (DDP: gloo on CPU, NCCL on GPUs)")
+    p.add_argument("--precision", choices=["32", "bf16-mixed"], default="32")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="config override, e.g. --set data.crop_residues=128 (repeatable)")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_pretrain)
     return parser
 
 

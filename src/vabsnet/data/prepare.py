@@ -15,7 +15,7 @@ from typing import Literal
 from tqdm import tqdm
 
 from vabsnet.data.records import SCHEMA_VERSION, ChainRecord, decode_arrays, encode_record
-from vabsnet.data.store import DONE, META, REC, atomic_write_text, open_env
+from vabsnet.data.store import DONE, META, REC, atomic_write_text, open_env, release_env
 from vabsnet.errors import StoreError, StructureError
 from vabsnet.structure.io import SUPPORTED_SUFFIXES, load_structure
 from vabsnet.structure.targets import atom_sasa
@@ -142,6 +142,7 @@ def prepare(inputs: Sequence[str | Path], out: str | Path, *, workers: int = 1,
     out = Path(out)
     start = time.perf_counter()
     items = expand_inputs(inputs)
+    release_env(out)
     env = open_env(out, write=True)
     try:
         wanted = json.dumps(asdict(options), sort_keys=True).encode()

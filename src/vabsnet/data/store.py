@@ -53,6 +53,24 @@ def open_env(path: Path, *, write: bool) -> lmdb.Environment:
         raise StoreError(f"{path}: cannot open LMDB store ({exc})") from None
 
 
+_SHARED: dict[tuple[str, int], lmdb.Environment] = {}
+
+
+def shared_env(path: Path) -> lmdb.Environment:
+    """One read-only environment per store and process (LMDB refuses to open one twice in a process)."""
+    key = (str(Path(path).resolve()), os.getpid())
+    if key not in _SHARED:
+        _SHARED[key] = open_env(Path(path), write=False)
+    return _SHARED[key]
+
+
+def release_env(path: Path) -> None:
+    """Close this process's read-only environment of ``path`` (before opening it for writing)."""
+    env = _SHARED.pop((str(Path(path).resolve()), os.getpid()), None)
+    if env is not None:
+        env.close()
+
+
 class Store:
     """Read-only access to a prepared store; safe to use from DataLoader worker processes.
 
@@ -62,19 +80,12 @@ class Store:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        env = open_env(self.path, write=False)
-        with env.begin() as txn:
+        with shared_env(self.path).begin() as txn:
             self.keys: list[str] = [k[len(REC):].decode() for k, _ in txn.cursor()
                                     if k.startswith(REC)]
-        env.close()
-        self._env: lmdb.Environment | None = None
-        self._pid = -1
 
     def _txn_env(self) -> lmdb.Environment:
-        if self._env is None or self._pid != os.getpid():  # reopen after fork
-            self._env = open_env(self.path, write=False)
-            self._pid = os.getpid()
-        return self._env
+        return shared_env(self.path)  # per process: safe in DataLoader workers after fork
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -115,11 +126,4 @@ class Store:
         return {name: data["splits"][name] for name in ("train", "valid", "test")}
 
     def close(self) -> None:
-        if self._env is not None:
-            self._env.close()
-            self._env = None
-
-    def __getstate__(self) -> dict:
-        state = self.__dict__.copy()
-        state["_env"], state["_pid"] = None, -1
-        return state
+        release_env(self.path)

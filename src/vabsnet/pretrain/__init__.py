@@ -1,0 +1,1 @@
+"""SMPC pre-training: masking strategies, heads and objectives."""

@@ -1,0 +1,1 @@
+"""Training engine (PyTorch Lightning), checkpoints, metrics and plots."""

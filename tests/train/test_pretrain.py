@@ -1,0 +1,111 @@
+"""The pre-training engine end to end: outputs, resume after SIGKILL, damaged checkpoints, DDP."""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from vabsnet.cli import main
+from vabsnet.config import Config
+from vabsnet.corpus import entry
+from vabsnet.data.prepare import prepare
+from vabsnet.errors import VabsnetError
+from vabsnet.train.checkpoint import load_encoder, read_checkpoint
+
+SMALL = ["--set", "data.crop_residues=96", "--set", "data.batch_size=2"]
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    path = tmp_path_factory.mktemp("pt") / "store"
+    prepare([entry(i).path for i in ("1AFS", "1osm", "19hc", "2xr6A", "1gbt")], path, progress=False)
+    return path
+
+
+def _rows(path: Path) -> list[dict]:
+    with (path / "metrics.csv").open() as fh:
+        return list(csv.DictReader(fh))
+
+
+def _cmd(store: Path, out: Path, steps: int, *extra: str) -> list[str]:
+    return ["pretrain", "--store", str(store), "--out", str(out), "--max-steps", str(steps), "--quiet",
+            *SMALL, *extra]
+
+
+def test_run_directory_contents(store, tmp_path):
+    run = tmp_path / "run"
+    assert main(_cmd(store, run, 6)) == 0
+    assert {p.name for p in run.iterdir()} >= {"config.json", "encoder.safetensors", "last.ckpt", "metrics.csv",
+                                               "loss_curves.png"}
+    config = Config.load(run / "config.json")
+    assert config.train.max_steps == 6 and config.data.crop_residues == 96 and config.pretrain.mask == "span"
+    encoder, cfg = load_encoder(run / "encoder.safetensors")
+    assert cfg == config
+    ckpt = read_checkpoint(run / "last.ckpt")
+    state = {k.removeprefix("encoder."): v for k, v in ckpt["state_dict"].items() if k.startswith("encoder.")}
+    for k, v in encoder.state_dict().items():
+        torch.testing.assert_close(v, state[k])
+    rows = _rows(run)
+    assert [int(r["step"]) for r in rows] == list(range(1, 7))
+    assert all(0.0 <= float(r["type_accuracy"]) <= 1.0 for r in rows)
+    assert (run / "loss_curves.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_sigkill_then_resume_matches_uninterrupted_run(store, tmp_path):
+    args = ["--set", "train.checkpoint_every=6"]
+    clean, killed = tmp_path / "clean", tmp_path / "killed"
+    assert main(_cmd(store, clean, 24, *args)) == 0
+    proc = subprocess.Popen([sys.executable, "-m", "vabsnet.cli", *_cmd(store, killed, 24, *args)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        if (killed / "last.ckpt").exists() and (killed / "metrics.csv").exists() and len(_rows(killed)) >= 8:
+            break
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    done = len(_rows(killed))
+    assert 8 <= done < 24, "the run finished before it was killed"
+    assert main(_cmd(store, killed, 24, *args)) == 0
+    a, b = _rows(clean), _rows(killed)
+    assert [r["step"] for r in b] == [str(i) for i in range(1, 25)]
+    for ra, rb in zip(a, b, strict=True):  # every loss term of every step, the resumed ones included
+        assert {k: v for k, v in ra.items() if k != "elapsed_s"} == {k: v for k, v in rb.items() if k != "elapsed_s"}
+
+
+def test_damaged_checkpoints_give_clear_errors(store, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(_cmd(store, run, 3)) == 0
+    ckpt = run / "last.ckpt"
+    data = ckpt.read_bytes()
+    ckpt.write_bytes(data[: len(data) // 2])
+    assert main(_cmd(store, run, 3)) == 2
+    assert "damaged or foreign checkpoint" in capsys.readouterr().err
+    ckpt.write_bytes(b"\x80\x04\x95" + os.urandom(2000))
+    with pytest.raises(VabsnetError, match="damaged or foreign"):
+        read_checkpoint(ckpt)
+
+
+def test_other_config_in_same_run_is_refused(store, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(_cmd(store, run, 2)) == 0
+    assert main(_cmd(store, run, 2, "--mask", "residue")) == 2
+    assert "another config" in capsys.readouterr().err
+
+
+def test_two_process_ddp_on_cpu(store, tmp_path):
+    run = tmp_path / "ddp"
+    proc = subprocess.run([sys.executable, "-m", "vabsnet.cli", *_cmd(store, run, 3, "--devices", "2")],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert [int(r["step"]) for r in _rows(run)] == [1, 2, 3]
+    assert (run / "encoder.safetensors").exists()
