@@ -71,6 +71,15 @@ def _pretrain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _embed(args: argparse.Namespace) -> int:
+    from vabsnet.embed import embed_files
+
+    summary = embed_files(args.checkpoint, args.inputs, args.out, fmt=args.format, progress=not args.quiet)
+    print(f"{args.out}: {summary.chains} chains from {summary.files} files; {summary.failures} failures "
+          f"(see {args.out}/failures.jsonl)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vabsnet", description="Bi-level protein representation learning.")
     parser.add_argument("--version", action="version", version=f"vabsnet {__version__}")
@@ -106,6 +115,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="config override, e.g. --set data.crop_residues=128 (repeatable)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_pretrain)
+
+    p = sub.add_parser("embed", help="per-residue, per-atom and per-protein embeddings of structure files")
+    p.add_argument("--checkpoint", required=True, help="RUN/encoder.safetensors (config.json beside it)")
+    p.add_argument("inputs", nargs="+", help="files, directories, list files (.txt), or 'bundled'")
+    p.add_argument("--out", required=True)
+    p.add_argument("--format", choices=["pt", "h5"], default="pt")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_embed)
     return parser
 
 
