@@ -24,7 +24,6 @@ import sys
 import tarfile
 import zipfile
 from dataclasses import dataclass
-from email.parser import Parser
 from pathlib import Path
 
 from vabsnet.errors import StructureError

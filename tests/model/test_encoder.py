@@ -12,7 +12,7 @@ from vabsnet.data.batch import collate
 from vabsnet.features import featurize
 from vabsnet.model import VabsEncoder
 
-from .conftest import randomized, random_rotation
+from .conftest import random_rotation, randomized
 
 
 def _batch(proteins, cfg):

@@ -3,7 +3,6 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-import pytest
 
 from vabsnet.structure import load_structure
 from vabsnet.structure.geometry import backbone_frames, dihedral
