@@ -71,6 +71,30 @@ def _pretrain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _finetune(args: argparse.Namespace) -> int:
+    from vabsnet.train.finetune import finetune
+
+    fixed: dict[str, object] = {"task.name": args.task, "train.seed": args.seed,
+                                "task.freeze_encoder": args.freeze_encoder}
+    if args.max_steps is not None:
+        fixed["train.max_steps"] = args.max_steps
+    config = _config(args, **fixed)
+    result = finetune(args.store, args.out, config, init=args.init, progress=not args.quiet)  # type: ignore[arg-type]
+    keys = [k for k in ("auroc", "auprc", "mcc", "f1", "iou", "fmax", "auprc_micro") if k in result]
+    print(f"{args.out}/metrics.json (test, {result['proteins']} proteins): "
+          + ", ".join(f"{k} {result[k]:.3f}" for k in keys if result[k] is not None))
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from vabsnet.train.finetune import evaluate
+
+    result = evaluate(args.run, args.store, args.split)
+    keys = [k for k in ("auroc", "auprc", "mcc", "f1", "iou", "fmax", "auprc_micro") if k in result]
+    print(f"{args.run} on {args.split}: " + ", ".join(f"{k} {result[k]:.3f}" for k in keys))
+    return 0
+
+
 def _embed(args: argparse.Namespace) -> int:
     from vabsnet.embed import embed_files
 
@@ -115,6 +139,25 @@ def build_parser() -> argparse.ArgumentParser:
                    help="config override, e.g. --set data.crop_residues=128 (repeatable)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_pretrain)
+
+    p = sub.add_parser("finetune", help="train a task head (binding-site) on a store's splits")
+    p.add_argument("--task", default="binding-site", choices=["binding-site"])
+    p.add_argument("--store", required=True)
+    p.add_argument("--init", help="pre-trained RUN/encoder.safetensors (random initialisation when absent)")
+    p.add_argument("--freeze-encoder", action="store_true")
+    p.add_argument("--preset", default="tiny")
+    p.add_argument("--max-steps", type=int)
+    p.add_argument("--out", required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--set", action="append", metavar="KEY=VALUE")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_finetune)
+
+    p = sub.add_parser("evaluate", help="metrics of a fine-tuned run on a split")
+    p.add_argument("--run", required=True)
+    p.add_argument("--store", required=True)
+    p.add_argument("--split", default="test", choices=["train", "valid", "test"])
+    p.set_defaults(func=_evaluate)
 
     p = sub.add_parser("embed", help="per-residue, per-atom and per-protein embeddings of structure files")
     p.add_argument("--checkpoint", required=True, help="RUN/encoder.safetensors (config.json beside it)")

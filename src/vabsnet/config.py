@@ -76,6 +76,18 @@ class PretrainConfig:
 
 
 @dataclass(frozen=True)
+class TaskConfig:
+    """Fine-tuning (spec section 5)."""
+
+    name: str = "binding-site"
+    binding_cutoff: float = 4.0  # Angstrom, residue/atom to ligand heavy atom
+    min_ligand_atoms: int = 6  # ligands with fewer heavy atoms do not define binding sites
+    freeze_encoder: bool = False
+    eval_every: int = 25  # optimizer steps between validation passes (model selection)
+    threshold: float = 0.5
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     lr: float = 1e-3
     weight_decay: float = 0.01
@@ -96,6 +108,7 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    task: TaskConfig = field(default_factory=TaskConfig)
 
     def validate(self) -> Config:
         self.encoder.validate()

@@ -1,0 +1,67 @@
+"""Binding-site prediction (spec section 5.2): per-atom logits, the residue score at its CA node.
+
+Labels: a residue is positive when any of its heavy atoms lies within ``binding_cutoff`` of a kept
+ligand (at least ``min_ligand_atoms`` heavy atoms); every atom of a positive residue is positive (as in the
+reference code). Loss: binary cross-entropy over all atoms. Metrics: per protein then averaged, and pooled
+over all residues (both reported, named so).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from vabsnet.config import TaskConfig
+from vabsnet.data.batch import Batch
+from vabsnet.model.heads import ClsHead
+from vabsnet.model.outputs import EncoderOutput
+from vabsnet.structure.labels import binding_site_labels
+from vabsnet.structure.protein import Protein
+from vabsnet.train.metrics import binary_report
+
+
+class BindingSiteTask:
+    name = "binding-site"
+    level = "residue"
+    selection_metric = "auprc"
+
+    def __init__(self, config: TaskConfig) -> None:
+        self.config = config
+
+    def usable(self, protein: Protein) -> bool:
+        return any(lig.num_atoms >= self.config.min_ligand_atoms for lig in protein.ligands)
+
+    def labels(self, protein: Protein) -> np.ndarray:
+        res = binding_site_labels(protein, self.config.binding_cutoff, self.config.min_ligand_atoms).residue
+        return res[protein.atom_residue].astype(np.float32)  # [A]
+
+    def head(self, dim: int, layers: int) -> nn.Module:
+        return ClsHead(dim, 1)
+
+    def logits(self, head: nn.Module, out: EncoderOutput, batch: Batch) -> torch.Tensor:
+        return head(out.atom).squeeze(-1).float()  # [A]
+
+    def loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return F.binary_cross_entropy_with_logits(logits, target)
+
+    def _split_residues(self, values: torch.Tensor, batch: Batch) -> list[np.ndarray]:
+        per_res = values[batch.ca_node].detach().float().cpu().numpy()
+        bounds = np.cumsum(batch.num_residues.cpu().numpy())[:-1]
+        return np.split(per_res, bounds)
+
+    def scores(self, logits: torch.Tensor, batch: Batch) -> list[np.ndarray]:
+        return self._split_residues(torch.sigmoid(logits), batch)
+
+    def targets(self, target: torch.Tensor, batch: Batch) -> list[np.ndarray]:
+        return [t.astype(bool) for t in self._split_residues(target, batch)]
+
+    def metrics(self, scores: list[np.ndarray], targets: list[np.ndarray]) -> dict:
+        report = binary_report(list(zip(scores, targets, strict=True)), self.config.threshold)
+        flat = dict(report["per_protein_mean"])
+        flat.update({f"pooled_{k}": v for k, v in report["pooled"].items()})
+        return {**flat, "averaging": {"<metric>": "computed per protein, then the mean over proteins where it "
+                                      "is defined (the reference code's convention)",
+                                      "pooled_<metric>": "pooled over all residues of the split"},
+                "threshold": report["threshold"], "proteins": report["proteins"]}

@@ -1,0 +1,214 @@
+"""``vabsnet finetune`` / ``vabsnet evaluate``: a task head on the encoder, selected on validation.
+
+Trains on the store's train split (records the task can label), evaluates on valid every
+``task.eval_every`` steps and keeps the best state by the task's selection metric, then writes
+``RUN2/metrics.json`` for the test split with ROC and PR curve PNGs. RUN2 also holds ``config.json``,
+``model.safetensors`` (encoder + head of the selected state) and ``metrics.csv`` (training loss per step).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from vabsnet.config import Config
+from vabsnet.data.batch import Batch, collate
+from vabsnet.data.store import Store, atomic_write_text
+from vabsnet.errors import VabsnetError
+from vabsnet.features.featurize import crop_window, featurize
+from vabsnet.model import VabsEncoder
+from vabsnet.tasks.base import Task, build_task
+from vabsnet.train.checkpoint import CONFIG_FILE, CheckpointError, load_encoder
+
+MODEL_FILE = "model.safetensors"
+
+
+class FinetuneModel(nn.Module):
+    def __init__(self, config: Config, task: Task) -> None:
+        super().__init__()
+        self.encoder = VabsEncoder(config.encoder)
+        self.head = task.head(config.encoder.dim, config.encoder.layers)
+
+
+@dataclass(frozen=True, eq=False)
+class LabelledBatch:
+    graph: Batch
+    target: torch.Tensor
+
+
+class TaskDataset(Dataset):
+    def __init__(self, store: Store, keys: list[str], config: Config, task: Task, train: bool, seed: int) -> None:
+        self.store, self.config, self.task, self.train, self.seed = store, config, task, train, seed
+        self.keys = [k for k in keys if task.usable(store[k].protein)]
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def __getitem__(self, index: int) -> tuple:
+        protein = self.store[self.keys[index % len(self.keys)]].protein
+        rng = np.random.default_rng([self.seed, index]) if self.train else None
+        limit = self.config.data.crop_residues if self.train else max(self.config.data.crop_residues, 2000)
+        start, stop = crop_window(protein.num_residues, limit, rng)
+        crop = protein.crop(start, stop)
+        return featurize(crop, self.config.encoder), self.task.labels(crop)
+
+
+def collate_labelled(items: list[tuple]) -> LabelledBatch:
+    return LabelledBatch(collate([g for g, _ in items]), torch.from_numpy(np.concatenate([t for _, t in items])))
+
+
+@torch.no_grad()
+def predict_split(model: FinetuneModel, task: Task, dataset: TaskDataset) -> tuple[list, list, list[str]]:
+    model.eval()
+    scores, targets = [], []
+    loader = DataLoader(dataset, batch_size=4, collate_fn=collate_labelled)
+    for batch in loader:
+        logits = task.logits(model.head, model.encoder(batch.graph), batch.graph)
+        scores += task.scores(logits, batch.graph)
+        targets += task.targets(batch.target, batch.graph)
+    return scores, targets, dataset.keys
+
+
+def _save_model(model: FinetuneModel, path: Path, config: Config) -> None:
+    from safetensors.torch import save_file
+
+    tmp = path.with_name(f".{path.name}.tmp")
+    save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(tmp),
+              metadata={"format": "vabsnet-finetuned", "config": config.to_json()})
+    os.replace(tmp, path)
+
+
+def load_model(run: str | Path) -> tuple[FinetuneModel, Config, Task]:
+    from safetensors.torch import load_file
+
+    run = Path(run)
+    if not (run / MODEL_FILE).exists() or not (run / CONFIG_FILE).exists():
+        raise CheckpointError(f"{run}: no {MODEL_FILE} + {CONFIG_FILE} (run `vabsnet finetune` first)")
+    config = Config.load(run / CONFIG_FILE)
+    task = build_task(config.task)
+    model = FinetuneModel(config, task)
+    model.load_state_dict(load_file(str(run / MODEL_FILE)))
+    return model.eval(), config, task
+
+
+def evaluate(run: str | Path, store_path: str | Path, split: str = "test", write: bool = True) -> dict:
+    """Metrics of a fine-tuned run on one split of a store; writes ``RUN/metrics[_split].json``."""
+    model, config, task = load_model(run)
+    store = Store(store_path)
+    keys = store.splits()[split]
+    dataset = TaskDataset(store, keys, config, task, train=False, seed=0)
+    if len(dataset) == 0:
+        raise VabsnetError(f"{store_path}: no {split} chain has labels for task {task.name}")
+    scores, targets, names = predict_split(model, task, dataset)
+    result = {"task": task.name, "split": split, "chains": names, **task.metrics(scores, targets)}
+    if write:
+        name = "metrics.json" if split == "test" else f"metrics_{split}.json"
+        atomic_write_text(Path(run) / name, json.dumps(_clean(result), indent=2) + "\n")
+        _plot_curves(scores, targets, Path(run), split)
+    return result
+
+
+def _clean(obj: object) -> object:
+    if isinstance(obj, float) and math.isnan(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_clean(v) for v in obj]
+    return obj
+
+
+def _plot_curves(scores: list, targets: list, run: Path, split: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    s, y = np.concatenate(scores), np.concatenate(targets).astype(bool)
+    order = np.argsort(-s, kind="mergesort")
+    tp, fp = np.cumsum(y[order]), np.cumsum(~y[order])
+    for kind in ("roc", "pr"):
+        fig, ax = plt.subplots(figsize=(4.5, 4))
+        if kind == "roc":
+            ax.plot(fp / max(fp[-1], 1), tp / max(tp[-1], 1))
+            ax.plot([0, 1], [0, 1], "k--", lw=0.5)
+            ax.set_xlabel("false positive rate")
+            ax.set_ylabel("true positive rate")
+        else:
+            ax.plot(tp / max(tp[-1], 1), tp / np.arange(1, len(s) + 1))
+            ax.set_xlabel("recall")
+            ax.set_ylabel("precision")
+        ax.set_title(f"{split}: residues pooled")
+        fig.tight_layout()
+        out = run / f"{kind}_{split}.png"
+        tmp = out.with_name(f".{out.name}.tmp.png")
+        fig.savefig(tmp, dpi=100)
+        plt.close(fig)
+        os.replace(tmp, out)
+
+
+def finetune(store_path: str | Path, run: str | Path, config: Config, *, init: str | Path | None = None,
+             progress: bool = True) -> dict:
+    """Train, select on valid, evaluate test. Returns the test metrics."""
+    from tqdm import tqdm
+
+    config = config.validate()
+    run, store = Path(run), Store(store_path)
+    run.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(run / CONFIG_FILE, config.to_json() + "\n")
+    task = build_task(config.task)
+    splits = store.splits()
+    torch.manual_seed(config.train.seed)
+    model = FinetuneModel(config, task)
+    if init is not None:
+        encoder, enc_config = load_encoder(init)
+        if enc_config.encoder != config.encoder:
+            raise VabsnetError(f"{init}: encoder config differs from the --preset given")
+        model.encoder.load_state_dict(encoder.state_dict())
+    if config.task.freeze_encoder:
+        model.encoder.requires_grad_(False)
+    train = TaskDataset(store, splits["train"], config, task, train=True, seed=config.train.seed)
+    valid = TaskDataset(store, splits["valid"], config, task, train=False, seed=0)
+    if len(train) == 0 or len(valid) == 0:
+        raise VabsnetError(f"{store_path}: task {task.name} needs labelled chains in train and valid "
+                           f"(have {len(train)} and {len(valid)})")
+    t = config.train
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=t.lr, weight_decay=t.weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min((s + 1) / max(1, t.warmup_steps), max(0.0, (t.max_steps - s) / max(1, t.max_steps))))
+    bs = config.data.batch_size
+    best, best_state, rows = -math.inf, None, ["step,loss,valid_" + task.selection_metric]
+    for step in tqdm(range(t.max_steps), desc=f"finetune {task.name}", disable=not progress):
+        model.train()
+        batch = collate_labelled([train[step * bs + i] for i in range(bs)])
+        loss = task.loss(task.logits(model.head, model.encoder(batch.graph), batch.graph), batch.target)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, t.grad_clip)
+        opt.step()
+        sched.step()
+        value = ""
+        if (step + 1) % config.task.eval_every == 0 or step + 1 == t.max_steps:
+            scores, targets, _ = predict_split(model, task, valid)
+            metric = task.metrics(scores, targets)[task.selection_metric]
+            value = f"{metric:.6g}"
+            if not math.isnan(metric) and metric > best:
+                best, best_state = metric, {k: v.detach().clone() for k, v in model.state_dict().items()}
+        rows.append(f"{step + 1},{loss.item():.6g},{value}")
+    atomic_write_text(run / "metrics.csv", "\n".join(rows) + "\n")
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    _save_model(model, run / MODEL_FILE, config)
+    result = evaluate(run, store_path, "test")
+    result["selection"] = {"metric": f"valid {task.selection_metric}", "best": best}
+    atomic_write_text(run / "metrics.json", json.dumps(_clean(result), indent=2) + "\n")
+    return result

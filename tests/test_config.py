@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+import pytest
+
+from vabsnet.config import Config, preset
+from vabsnet.model import VabsEncoder
+
+
+def test_json_round_trip_and_overrides(tmp_path):
+    cfg = preset("tiny").override(**{"encoder.dim": 64, "pretrain.mask": "residue", "train.lr": 3e-4})
+    path = tmp_path / "c.json"
+    path.write_text(cfg.to_json())
+    back = Config.load(path)
+    assert back == cfg and back.encoder.dim == 64 and back.pretrain.mask == "residue"
+    with pytest.raises(KeyError, match="unknown config key"):
+        cfg.override(**{"encoder.width": 3})
+
+
+def test_presets_have_the_documented_sizes():
+    sizes = {name: VabsEncoder(preset(name).encoder).num_parameters() for name in ("tiny", "base")}
+    assert 0.5e6 < sizes["tiny"] < 1.5e6 and 10e6 < sizes["base"] < 20e6
+    paper = preset("paper").encoder
+    assert (paper.layers, paper.dim, paper.heads, paper.edge_dim, paper.ffn_mult) == (12, 768, 48, 128, 1)
+
+
+def test_cross_field_validation():
+    with pytest.raises(ValueError, match="not divisible"):
+        preset("tiny").override(**{"encoder.heads": 7})
+    with pytest.raises(ValueError, match="mask_ratio"):
+        preset("tiny").override(**{"pretrain.mask_ratio": 1.5})
