@@ -95,6 +95,15 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _predict(args: argparse.Namespace) -> int:
+    from vabsnet.predict import predict_binding_sites
+
+    summary = predict_binding_sites(args.checkpoint, args.inputs, args.out, progress=not args.quiet)
+    print(f"{args.out}: {summary.chains} chains from {summary.files} files; {summary.failures} failures "
+          f"(see {args.out}/failures.jsonl)")
+    return 0
+
+
 def _embed(args: argparse.Namespace) -> int:
     from vabsnet.embed import embed_files
 
@@ -158,6 +167,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--store", required=True)
     p.add_argument("--split", default="test", choices=["train", "valid", "test"])
     p.set_defaults(func=_evaluate)
+
+    p = sub.add_parser("predict", help="predictions of a fine-tuned model")
+    p.add_argument("what", choices=["binding-site"])
+    p.add_argument("--checkpoint", required=True, help="the fine-tuned run directory (RUN2)")
+    p.add_argument("inputs", nargs="+")
+    p.add_argument("--out", required=True)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_predict)
 
     p = sub.add_parser("embed", help="per-residue, per-atom and per-protein embeddings of structure files")
     p.add_argument("--checkpoint", required=True, help="RUN/encoder.safetensors (config.json beside it)")

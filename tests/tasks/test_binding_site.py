@@ -52,6 +52,21 @@ def test_finetune_and_evaluate_commands(store, tmp_path, capsys):
     assert valid["split"] == "valid" and valid["chains"]
     assert "auroc" in capsys.readouterr().out
 
+    # predict: a CSV and a B-factor PDB per chain; a bad file is skipped and counted
+    bad = tmp_path / "bad.cif"
+    bad.write_text("data_x\n")
+    one = str(next(e for e in entries() if e.id == "1AFS").path)
+    assert main(["predict", "binding-site", "--checkpoint", str(run), one, str(bad), "--out",
+                 str(tmp_path / "pred"), "--quiet"]) == 0
+    assert "1 failures" in capsys.readouterr().out
+    lines = (tmp_path / "pred" / "1AFS_A.csv").read_text().splitlines()
+    assert lines[0] == "chain,residue_number,insertion_code,residue_name,probability,predicted"
+    assert len(lines) == 1 + 319
+    copy = load_structure(tmp_path / "pred" / "1AFS_A.pdb")
+    assert copy.num_residues == 319
+    probs = np.array([float(x.split(",")[4]) for x in lines[1:]])
+    assert ((0 <= probs) & (probs <= 1)).all()
+
 
 def test_init_from_a_mismatched_encoder_is_refused(store, tmp_path, capsys):
     from vabsnet.config import preset
