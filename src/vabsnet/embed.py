@@ -30,7 +30,7 @@ from vabsnet.constants import ATOM37
 from vabsnet.data.batch import collate
 from vabsnet.data.prepare import expand_inputs
 from vabsnet.data.store import atomic_write_text
-from vabsnet.errors import StructureError
+from vabsnet.errors import failure_reason
 from vabsnet.features import featurize
 from vabsnet.model import VabsEncoder
 from vabsnet.structure import Protein, load_structure
@@ -100,11 +100,8 @@ def embed_files(checkpoint: str | Path, inputs: Sequence[str | Path], out: str |
             try:
                 protein = load_structure(item.path, chains=item.chains)
                 embeddings = [embed_chain(encoder, protein.select_chain(c)) for c in protein.chains]
-            except StructureError as exc:
-                failures.append({"path": str(item.path), "reason": exc.reason})
-                continue
             except Exception as exc:  # never let one file end the batch
-                failures.append({"path": str(item.path), "reason": f"internal error: {type(exc).__name__}: {exc}"})
+                failures.append({"path": str(item.path), "reason": failure_reason(exc)})
                 continue
             n_files += 1
             for e in embeddings:

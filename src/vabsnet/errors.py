@@ -26,3 +26,11 @@ class StructureError(VabsnetError):
 
 class StoreError(VabsnetError):
     """A dataset store is missing, corrupt, or was built with other options."""
+
+
+def failure_reason(exc: BaseException) -> str:
+    """The line a batch job records when it skips an input: the reason of our own errors, the type and
+    message of anything else (a bug or a pathological file must not end the batch)."""
+    if isinstance(exc, StructureError):
+        return exc.reason
+    return f"internal error: {type(exc).__name__}: {exc}"

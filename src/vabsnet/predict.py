@@ -22,7 +22,7 @@ from vabsnet.data.batch import collate
 from vabsnet.data.prepare import expand_inputs
 from vabsnet.data.store import atomic_write_text
 from vabsnet.embed import _safe
-from vabsnet.errors import StructureError, VabsnetError
+from vabsnet.errors import VabsnetError, failure_reason
 from vabsnet.features import featurize
 from vabsnet.structure import load_structure
 from vabsnet.structure.write import to_pdb
@@ -54,11 +54,8 @@ def predict_binding_sites(run: str | Path, inputs: Sequence[str | Path], out: st
                 batch = collate([featurize(chain, config.encoder)])
                 logits = task.logits(model.head, model.encoder(batch), batch)
                 results.append((c, chain, task.scores(logits, batch)[0]))
-        except StructureError as exc:
-            failures.append({"path": str(item.path), "reason": exc.reason})
-            continue
-        except Exception as exc:  # one bad file never ends the batch
-            failures.append({"path": str(item.path), "reason": f"internal error: {type(exc).__name__}: {exc}"})
+        except Exception as exc:  # never let one file end the batch
+            failures.append({"path": str(item.path), "reason": failure_reason(exc)})
             continue
         files += 1
         for c, chain, prob in results:

@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from vabsnet.data.records import SCHEMA_VERSION, ChainRecord, decode_arrays, encode_record
 from vabsnet.data.store import DONE, META, REC, atomic_write_text, open_env, release_env
-from vabsnet.errors import StoreError, StructureError
+from vabsnet.errors import StoreError, StructureError, failure_reason
 from vabsnet.structure.io import SUPPORTED_SUFFIXES, load_structure
 from vabsnet.structure.targets import atom_sasa
 
@@ -122,10 +122,8 @@ def process_input(item: InputItem, options: PrepareOptions) -> tuple[list[tuple[
         if not out:
             return [], f"no chain with at least {options.min_residues} residues"
         return out, None
-    except StructureError as exc:
-        return [], exc.reason
     except Exception as exc:  # a bug or a pathological file must not stop the batch
-        return [], f"internal error: {type(exc).__name__}: {exc}"
+        return [], failure_reason(exc)
 
 
 def _worker(args: tuple[InputItem, PrepareOptions]) -> tuple[InputItem, list, str | None]:
