@@ -71,6 +71,12 @@ def _pretrain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _headline(result: dict) -> str:
+    """The headline metrics of a task's result, as one line."""
+    keys = ("auroc", "auprc", "mcc", "f1", "iou", "fmax", "auprc_micro")
+    return ", ".join(f"{k} {result[k]:.3f}" for k in keys if result.get(k) is not None)
+
+
 def _finetune(args: argparse.Namespace) -> int:
     from vabsnet.train.finetune import finetune
 
@@ -80,9 +86,7 @@ def _finetune(args: argparse.Namespace) -> int:
         fixed["train.max_steps"] = args.max_steps
     config = _config(args, **fixed)
     result = finetune(args.store, args.out, config, init=args.init, progress=not args.quiet)  # type: ignore[arg-type]
-    keys = [k for k in ("auroc", "auprc", "mcc", "f1", "iou", "fmax", "auprc_micro") if k in result]
-    print(f"{args.out}/metrics.json (test, {result['proteins']} proteins): "
-          + ", ".join(f"{k} {result[k]:.3f}" for k in keys if result[k] is not None))
+    print(f"{args.out}/metrics.json (test, {result['proteins']} proteins): {_headline(result)}")
     return 0
 
 
@@ -90,8 +94,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from vabsnet.train.finetune import evaluate
 
     result = evaluate(args.run, args.store, args.split)
-    keys = [k for k in ("auroc", "auprc", "mcc", "f1", "iou", "fmax", "auprc_micro") if k in result]
-    print(f"{args.run} on {args.split}: " + ", ".join(f"{k} {result[k]:.3f}" for k in keys))
+    print(f"{args.run} on {args.split}: {_headline(result)}")
     return 0
 
 

@@ -21,15 +21,20 @@ class CheckpointError(VabsnetError):
     """A checkpoint or weights file is missing, damaged, or does not match its config."""
 
 
-def save_encoder(encoder: VabsEncoder, path: str | Path, config: Config) -> None:
-    """Encoder weights as safetensors (written to a temporary name, then renamed)."""
+def save_weights(module: torch.nn.Module, path: str | Path, config: Config, kind: str) -> None:
+    """A module's weights as safetensors with the config in the metadata (temporary name, then rename)."""
     from safetensors.torch import save_file
 
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
-    state = {k: v.detach().cpu().contiguous() for k, v in encoder.state_dict().items()}
-    save_file(state, str(tmp), metadata={"format": "vabsnet-encoder", "config": config.to_json()})
+    state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
+    save_file(state, str(tmp), metadata={"format": kind, "config": config.to_json()})
     os.replace(tmp, path)
+
+
+def save_encoder(encoder: VabsEncoder, path: str | Path, config: Config) -> None:
+    """Encoder weights as safetensors."""
+    save_weights(encoder, path, config, "vabsnet-encoder")
 
 
 def load_encoder(path: str | Path, map_location: str = "cpu") -> tuple[VabsEncoder, Config]:

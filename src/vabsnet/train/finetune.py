@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +25,8 @@ from vabsnet.errors import VabsnetError
 from vabsnet.features.featurize import crop_window, featurize
 from vabsnet.model import VabsEncoder
 from vabsnet.tasks.base import Task, build_task
-from vabsnet.train.checkpoint import CONFIG_FILE, CheckpointError, load_encoder
+from vabsnet.train.checkpoint import CONFIG_FILE, CheckpointError, load_encoder, save_weights
+from vabsnet.train.plots import plot_roc_pr
 
 MODEL_FILE = "model.safetensors"
 
@@ -77,15 +77,6 @@ def predict_split(model: FinetuneModel, task: Task, dataset: TaskDataset) -> tup
     return scores, targets, dataset.keys
 
 
-def _save_model(model: FinetuneModel, path: Path, config: Config) -> None:
-    from safetensors.torch import save_file
-
-    tmp = path.with_name(f".{path.name}.tmp")
-    save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(tmp),
-              metadata={"format": "vabsnet-finetuned", "config": config.to_json()})
-    os.replace(tmp, path)
-
-
 def load_model(run: str | Path) -> tuple[FinetuneModel, Config, Task]:
     from safetensors.torch import load_file
 
@@ -99,8 +90,10 @@ def load_model(run: str | Path) -> tuple[FinetuneModel, Config, Task]:
     return model.eval(), config, task
 
 
-def evaluate(run: str | Path, store_path: str | Path, split: str = "test", write: bool = True) -> dict:
-    """Metrics of a fine-tuned run on one split of a store; writes ``RUN/metrics[_split].json``."""
+def evaluate(run: str | Path, store_path: str | Path, split: str = "test", write: bool = True,
+             extra: dict | None = None) -> dict:
+    """Metrics of a fine-tuned run on one split of a store (plus ``extra`` entries); writes
+    ``RUN/metrics[_split].json`` and the ROC/PR plots."""
     model, config, task = load_model(run)
     store = Store(store_path)
     keys = store.splits()[split]
@@ -108,11 +101,12 @@ def evaluate(run: str | Path, store_path: str | Path, split: str = "test", write
     if len(dataset) == 0:
         raise VabsnetError(f"{store_path}: no {split} chain has labels for task {task.name}")
     scores, targets, names = predict_split(model, task, dataset)
-    result = {"task": task.name, "split": split, "chains": names, **task.metrics(scores, targets)}
+    result = {"task": task.name, "split": split, "chains": names, **task.metrics(scores, targets),
+              **(extra or {})}
     if write:
         name = "metrics.json" if split == "test" else f"metrics_{split}.json"
         atomic_write_text(Path(run) / name, json.dumps(_clean(result), indent=2) + "\n")
-        _plot_curves(scores, targets, Path(run), split)
+        plot_roc_pr(np.concatenate(scores), np.concatenate(targets).astype(bool), Path(run), split)
     return result
 
 
@@ -124,35 +118,6 @@ def _clean(obj: object) -> object:
     if isinstance(obj, list):
         return [_clean(v) for v in obj]
     return obj
-
-
-def _plot_curves(scores: list, targets: list, run: Path, split: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    s, y = np.concatenate(scores), np.concatenate(targets).astype(bool)
-    order = np.argsort(-s, kind="mergesort")
-    tp, fp = np.cumsum(y[order]), np.cumsum(~y[order])
-    for kind in ("roc", "pr"):
-        fig, ax = plt.subplots(figsize=(4.5, 4))
-        if kind == "roc":
-            ax.plot(fp / max(fp[-1], 1), tp / max(tp[-1], 1))
-            ax.plot([0, 1], [0, 1], "k--", lw=0.5)
-            ax.set_xlabel("false positive rate")
-            ax.set_ylabel("true positive rate")
-        else:
-            ax.plot(tp / max(tp[-1], 1), tp / np.arange(1, len(s) + 1))
-            ax.set_xlabel("recall")
-            ax.set_ylabel("precision")
-        ax.set_title(f"{split}: residues pooled")
-        fig.tight_layout()
-        out = run / f"{kind}_{split}.png"
-        tmp = out.with_name(f".{out.name}.tmp.png")
-        fig.savefig(tmp, dpi=100)
-        plt.close(fig)
-        os.replace(tmp, out)
 
 
 def finetune(store_path: str | Path, run: str | Path, config: Config, *, init: str | Path | None = None,
@@ -207,7 +172,7 @@ def finetune(store_path: str | Path, run: str | Path, config: Config, *, init: s
     atomic_write_text(run / "metrics.csv", "\n".join(rows) + "\n")
     if best_state is not None:
         model.load_state_dict(best_state)
-    _save_model(model, run / MODEL_FILE, config)
+    save_weights(model, run / MODEL_FILE, config, "vabsnet-finetuned")
     result = evaluate(run, store_path, "test")
     result["selection"] = {"metric": f"valid {task.selection_metric}", "best": best}
     atomic_write_text(run / "metrics.json", json.dumps(_clean(result), indent=2) + "\n")

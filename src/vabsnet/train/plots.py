@@ -6,6 +6,8 @@ import csv
 import os
 from pathlib import Path
 
+import numpy as np
+
 
 def plot_pretrain_curves(metrics_csv: Path, out_png: Path, title: str = "") -> None:
     import matplotlib
@@ -31,7 +33,39 @@ def plot_pretrain_curves(metrics_csv: Path, out_png: Path, title: str = "") -> N
     axes[1].set_ylim(0, 1)
     fig.suptitle(title)
     fig.tight_layout()
-    tmp = out_png.with_name(f".{out_png.name}.tmp.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    os.replace(tmp, out_png)
+    save_figure(fig, out_png)
+
+
+def save_figure(fig: object, path: Path) -> None:
+    """Save and close a matplotlib figure through a temporary file and a rename."""
+    import matplotlib.pyplot as plt
+
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=100)  # type: ignore[attr-defined]
+    plt.close(fig)  # type: ignore[arg-type]
+    os.replace(tmp, path)
+
+
+def plot_roc_pr(scores: np.ndarray, labels: np.ndarray, run: Path, split: str) -> None:
+    """``roc_<split>.png`` and ``pr_<split>.png`` of pooled scores against boolean labels."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    order = np.argsort(-scores, kind="mergesort")
+    tp, fp = np.cumsum(labels[order]), np.cumsum(~labels[order])
+    for kind in ("roc", "pr"):
+        fig, ax = plt.subplots(figsize=(4.5, 4))
+        if kind == "roc":
+            ax.plot(fp / max(fp[-1], 1), tp / max(tp[-1], 1))
+            ax.plot([0, 1], [0, 1], "k--", lw=0.5)
+            ax.set_xlabel("false positive rate")
+            ax.set_ylabel("true positive rate")
+        else:
+            ax.plot(tp / max(tp[-1], 1), tp / np.arange(1, len(scores) + 1))
+            ax.set_xlabel("recall")
+            ax.set_ylabel("precision")
+        ax.set_title(f"{split}: residues pooled")
+        fig.tight_layout()
+        save_figure(fig, run / f"{kind}_{split}.png")
