@@ -81,7 +81,8 @@ def _finetune(args: argparse.Namespace) -> int:
     from vabsnet.train.finetune import finetune
 
     fixed: dict[str, object] = {"task.name": args.task, "train.seed": args.seed,
-                                "task.freeze_encoder": args.freeze_encoder}
+                                "task.freeze_encoder": args.freeze_encoder, "task.labels": args.labels or "",
+                                "task.test_cutoff": args.test_cutoff}
     if args.max_steps is not None:
         fixed["train.max_steps"] = args.max_steps
     config = _config(args, **fixed)
@@ -114,6 +115,9 @@ def _embed(args: argparse.Namespace) -> int:
     print(f"{args.out}: {summary.chains} chains from {summary.files} files; {summary.failures} failures "
           f"(see {args.out}/failures.jsonl)")
     return 0
+
+
+TASK_NAMES = ["binding-site", "ec", "go-mf", "go-bp", "go-cc"]  # vabsnet.tasks.TASKS (not imported: fast --help)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -152,8 +156,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_pretrain)
 
-    p = sub.add_parser("finetune", help="train a task head (binding-site) on a store's splits")
-    p.add_argument("--task", default="binding-site", choices=["binding-site"])
+    p = sub.add_parser("finetune", help="train a task head (binding-site, ec, go-*) on a store's splits")
+    p.add_argument("--task", default="binding-site", choices=TASK_NAMES)
+    p.add_argument("--labels", help="DeepFRI/TorchDrug folder (nrPDB-EC_annot.tsv / nrPDB-GO_annot.tsv, split "
+                   "lists, test CSV); without it, ec uses the EC numbers in the structure headers")
+    p.add_argument("--test-cutoff", type=float, default=0.95, choices=[0.3, 0.4, 0.5, 0.7, 0.95],
+                   help="DeepFRI test chains kept below this identity to train")
     p.add_argument("--store", required=True)
     p.add_argument("--init", help="pre-trained RUN/encoder.safetensors (random initialisation when absent)")
     p.add_argument("--freeze-encoder", action="store_true")

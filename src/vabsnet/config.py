@@ -85,6 +85,21 @@ class TaskConfig:
     freeze_encoder: bool = False
     eval_every: int = 25  # optimizer steps between validation passes (model selection)
     threshold: float = 0.5
+    # function prediction (ec, go-mf, go-bp, go-cc)
+    labels: str = ""  # DeepFRI/TorchDrug dataset directory; "" = EC numbers from structure headers (ec only)
+    test_cutoff: float = 0.95  # DeepFRI test chains kept: identity to train below this (0.3 ... 0.95)
+    ec_level: int = 4  # header EC numbers truncated to this many levels (1-4)
+    loss: Literal["asl", "bce"] = "asl"  # asymmetric loss (spec 5.1) or binary cross-entropy
+    terms: tuple[str, ...] = ()  # the label vocabulary, filled in by `finetune` and saved with the run
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "terms", tuple(self.terms))
+
+    def validate(self) -> None:
+        if self.test_cutoff not in (0.3, 0.4, 0.5, 0.7, 0.95):
+            raise ValueError("task.test_cutoff must be one of 0.3, 0.4, 0.5, 0.7, 0.95 (DeepFRI test CSV)")
+        if not 1 <= self.ec_level <= 4:
+            raise ValueError("task.ec_level must be in 1..4")
 
 
 @dataclass(frozen=True)
@@ -112,6 +127,7 @@ class Config:
 
     def validate(self) -> Config:
         self.encoder.validate()
+        self.task.validate()
         if not 0.0 < self.pretrain.mask_ratio < 1.0:
             raise ValueError("pretrain.mask_ratio must be in (0, 1)")
         if self.data.crop_residues < 8:

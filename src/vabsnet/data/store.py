@@ -118,11 +118,15 @@ class Store:
             raise StoreError(f"{self.path}: no manifest.json; was `vabsnet prepare` interrupted?")
         return json.loads(path.read_text())
 
-    def splits(self) -> dict[str, list[str]]:
+    def split_info(self) -> dict:
+        """The whole ``splits.json`` (method, counts, ``splits``, ``cluster_of``)."""
         path = self.path / "splits.json"
         if not path.exists():
             raise StoreError(f"{self.path}: no splits.json (run `vabsnet split {self.path}`)")
-        data = json.loads(path.read_text())
+        return json.loads(path.read_text())
+
+    def splits(self) -> dict[str, list[str]]:
+        data = self.split_info()
         return {name: data["splits"][name] for name in ("train", "valid", "test")}
 
     def close(self) -> None:

@@ -10,13 +10,19 @@ from torch import nn
 
 from vabsnet.config import TaskConfig
 from vabsnet.data.batch import Batch
+from vabsnet.data.store import Store
+from vabsnet.errors import VabsnetError
 from vabsnet.model.outputs import EncoderOutput
 from vabsnet.structure.protein import Protein
 
 
 class Task(Protocol):
     name: str
+    config: TaskConfig
     level: str  # "residue" (scores per residue) or "protein"
+
+    def split_keys(self, store: Store) -> dict[str, list[str]]:
+        """Store keys of ``train``, ``valid`` and ``test`` for this task."""
 
     def usable(self, protein: Protein) -> bool:
         """Whether a record has labels for this task (records without are left out, not negatives)."""
@@ -40,9 +46,11 @@ class Task(Protocol):
     selection_metric: str
 
 
-def build_task(config: TaskConfig) -> Task:
+def build_task(config: TaskConfig, store: Store | None = None) -> Task:
+    """The task named by ``config.name``. ``task.config`` is ``config`` with what the task derived from
+    the data filled in (e.g. the label vocabulary), so a run saved with it rebuilds without the store."""
     from vabsnet.tasks import TASKS
 
     if config.name not in TASKS:
-        raise KeyError(f"unknown task {config.name!r}; available: {sorted(TASKS)}")
-    return TASKS[config.name](config)
+        raise VabsnetError(f"unknown task {config.name!r}; available: {sorted(TASKS)}")
+    return TASKS[config.name](config, store)

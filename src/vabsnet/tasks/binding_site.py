@@ -15,6 +15,7 @@ from torch import nn
 
 from vabsnet.config import TaskConfig
 from vabsnet.data.batch import Batch
+from vabsnet.data.store import Store
 from vabsnet.model.heads import ClsHead
 from vabsnet.model.outputs import EncoderOutput
 from vabsnet.structure.labels import binding_site_labels
@@ -27,8 +28,11 @@ class BindingSiteTask:
     level = "residue"
     selection_metric = "auprc"
 
-    def __init__(self, config: TaskConfig) -> None:
+    def __init__(self, config: TaskConfig, store: Store | None = None) -> None:
         self.config = config
+
+    def split_keys(self, store: Store) -> dict[str, list[str]]:
+        return store.splits()
 
     def usable(self, protein: Protein) -> bool:
         return any(lig.num_atoms >= self.config.min_ligand_atoms for lig in protein.ligands)

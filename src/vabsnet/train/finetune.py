@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +29,7 @@ from vabsnet.train.checkpoint import CONFIG_FILE, CheckpointError, load_encoder,
 from vabsnet.train.plots import plot_roc_pr
 
 MODEL_FILE = "model.safetensors"
+RESUME_FILE = "last.pt"
 
 
 class FinetuneModel(nn.Module):
@@ -53,7 +54,12 @@ class TaskDataset(Dataset):
         return len(self.keys)
 
     def __getitem__(self, index: int) -> tuple:
-        protein = self.store[self.keys[index % len(self.keys)]].protein
+        """Training indices run over epochs, each a seeded permutation of the keys."""
+        n = len(self.keys)
+        position = index % n
+        if self.train:
+            position = int(np.random.default_rng([self.seed, index // n, 7]).permutation(n)[position])
+        protein = self.store[self.keys[position]].protein
         rng = np.random.default_rng([self.seed, index]) if self.train else None
         limit = self.config.data.crop_residues if self.train else max(self.config.data.crop_residues, 2000)
         start, stop = crop_window(protein.num_residues, limit, rng)
@@ -77,14 +83,15 @@ def predict_split(model: FinetuneModel, task: Task, dataset: TaskDataset) -> tup
     return scores, targets, dataset.keys
 
 
-def load_model(run: str | Path) -> tuple[FinetuneModel, Config, Task]:
+def load_model(run: str | Path, store: Store | None = None) -> tuple[FinetuneModel, Config, Task]:
+    """A fine-tuned run's model, config and task (bound to ``store`` when given, for its labels)."""
     from safetensors.torch import load_file
 
     run = Path(run)
     if not (run / MODEL_FILE).exists() or not (run / CONFIG_FILE).exists():
         raise CheckpointError(f"{run}: no {MODEL_FILE} + {CONFIG_FILE} (run `vabsnet finetune` first)")
     config = Config.load(run / CONFIG_FILE)
-    task = build_task(config.task)
+    task = build_task(config.task, store)
     model = FinetuneModel(config, task)
     model.load_state_dict(load_file(str(run / MODEL_FILE)))
     return model.eval(), config, task
@@ -94,9 +101,9 @@ def evaluate(run: str | Path, store_path: str | Path, split: str = "test", write
              extra: dict | None = None) -> dict:
     """Metrics of a fine-tuned run on one split of a store (plus ``extra`` entries); writes
     ``RUN/metrics[_split].json`` and the ROC/PR plots."""
-    model, config, task = load_model(run)
     store = Store(store_path)
-    keys = store.splits()[split]
+    model, config, task = load_model(run, store)
+    keys = task.split_keys(store)[split]
     dataset = TaskDataset(store, keys, config, task, train=False, seed=0)
     if len(dataset) == 0:
         raise VabsnetError(f"{store_path}: no {split} chain has labels for task {task.name}")
@@ -122,15 +129,18 @@ def _clean(obj: object) -> object:
 
 def finetune(store_path: str | Path, run: str | Path, config: Config, *, init: str | Path | None = None,
              progress: bool = True) -> dict:
-    """Train, select on valid, evaluate test. Returns the test metrics."""
+    """Train, select on valid, evaluate test. Returns the test metrics.
+
+    Every ``task.eval_every`` steps the whole training state goes to ``RUN/last.pt`` (atomically); running
+    the same command again after a kill resumes there and gives the uninterrupted run's result.
+    """
     from tqdm import tqdm
 
-    config = config.validate()
     run, store = Path(run), Store(store_path)
+    task = build_task(config.validate().task, store)
+    config = replace(config, task=task.config)
     run.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(run / CONFIG_FILE, config.to_json() + "\n")
-    task = build_task(config.task)
-    splits = store.splits()
+    splits = task.split_keys(store)
     torch.manual_seed(config.train.seed)
     model = FinetuneModel(config, task)
     if init is not None:
@@ -150,9 +160,14 @@ def finetune(store_path: str | Path, run: str | Path, config: Config, *, init: s
     opt = torch.optim.AdamW(params, lr=t.lr, weight_decay=t.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min((s + 1) / max(1, t.warmup_steps), max(0.0, (t.max_steps - s) / max(1, t.max_steps))))
+    state = {"step": 0, "best": -math.inf, "best_state": None,
+             "rows": ["step,loss,valid_" + task.selection_metric]}
+    identity = {"config": config.to_json(), "init": str(init or "")}
+    state.update(_resume(run, identity, model, opt, sched))
+    atomic_write_text(run / CONFIG_FILE, config.to_json() + "\n")
     bs = config.data.batch_size
-    best, best_state, rows = -math.inf, None, ["step,loss,valid_" + task.selection_metric]
-    for step in tqdm(range(t.max_steps), desc=f"finetune {task.name}", disable=not progress):
+    for step in tqdm(range(state["step"], t.max_steps), desc=f"finetune {task.name}", disable=not progress,
+                     initial=state["step"], total=t.max_steps):
         model.train()
         batch = collate_labelled([train[step * bs + i] for i in range(bs)])
         loss = task.loss(task.logits(model.head, model.encoder(batch.graph), batch.graph), batch.target)
@@ -166,14 +181,42 @@ def finetune(store_path: str | Path, run: str | Path, config: Config, *, init: s
             scores, targets, _ = predict_split(model, task, valid)
             metric = task.metrics(scores, targets)[task.selection_metric]
             value = f"{metric:.6g}"
-            if not math.isnan(metric) and metric > best:
-                best, best_state = metric, {k: v.detach().clone() for k, v in model.state_dict().items()}
-        rows.append(f"{step + 1},{loss.item():.6g},{value}")
-    atomic_write_text(run / "metrics.csv", "\n".join(rows) + "\n")
-    if best_state is not None:
-        model.load_state_dict(best_state)
+            if not math.isnan(metric) and metric > state["best"]:
+                state["best"] = metric
+                state["best_state"] = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        state["rows"].append(f"{step + 1},{loss.item():.6g},{value}")
+        state["step"] = step + 1
+        if value:
+            _save_state(run, identity, state, model, opt, sched)
+    atomic_write_text(run / "metrics.csv", "\n".join(state["rows"]) + "\n")
+    if state["best_state"] is not None:
+        model.load_state_dict(state["best_state"])
     save_weights(model, run / MODEL_FILE, config, "vabsnet-finetuned")
-    result = evaluate(run, store_path, "test")
-    result["selection"] = {"metric": f"valid {task.selection_metric}", "best": best}
-    atomic_write_text(run / "metrics.json", json.dumps(_clean(result), indent=2) + "\n")
+    result = evaluate(run, store_path, "test", extra={"selection": {
+        "metric": f"valid {task.selection_metric}", "best": state["best"]}})
     return result
+
+
+def _save_state(run: Path, identity: dict, state: dict, model: nn.Module, opt: torch.optim.Optimizer,
+                sched: object) -> None:
+    payload = {**identity, **state, "model": model.state_dict(), "opt": opt.state_dict(),
+               "sched": sched.state_dict(), "torch_rng": torch.get_rng_state()}  # type: ignore[attr-defined]
+    tmp = run / f".{RESUME_FILE}.tmp"
+    torch.save(payload, tmp)
+    tmp.replace(run / RESUME_FILE)
+
+
+def _resume(run: Path, identity: dict, model: nn.Module, opt: torch.optim.Optimizer, sched: object) -> dict:
+    """The saved training state when ``RUN/last.pt`` belongs to the same config and init; else nothing."""
+    path = run / RESUME_FILE
+    if not path.exists():
+        return {}
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    if any(saved.get(k) != v for k, v in identity.items()):
+        raise VabsnetError(f"{run}: holds a run with another config or --init ({RESUME_FILE}); "
+                           "use a new --out or delete it")
+    model.load_state_dict(saved["model"])
+    opt.load_state_dict(saved["opt"])
+    sched.load_state_dict(saved["sched"])  # type: ignore[attr-defined]
+    torch.set_rng_state(saved["torch_rng"])
+    return {k: saved[k] for k in ("step", "best", "best_state", "rows")}

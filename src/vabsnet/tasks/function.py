@@ -1,0 +1,157 @@
+"""Function prediction (spec section 5.1): EC numbers and GO terms as multi-label classification.
+
+The readout is the virtual node's state after every layer, concatenated (``[B, L*D]``), through a
+two-layer head to one logit per term. Labels come from a DeepFRI / TorchDrug dataset folder
+(``task.labels``; see :mod:`vabsnet.tasks.annotations`) or, for ``ec`` without one, from the EC numbers in
+the structure headers. Loss: asymmetric loss (default) or BCE. Metrics: protein-centric Fmax and
+pair-centric micro AUPR.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from vabsnet.config import TaskConfig
+from vabsnet.data.batch import Batch
+from vabsnet.data.splits import SPLIT_NAMES
+from vabsnet.data.store import Store
+from vabsnet.errors import VabsnetError
+from vabsnet.model.heads import ClsHead
+from vabsnet.model.outputs import EncoderOutput
+from vabsnet.structure.protein import Protein
+from vabsnet.tasks import annotations as ann
+from vabsnet.train.metrics import auprc_micro, fmax
+
+
+def asymmetric_loss(logits: torch.Tensor, target: torch.Tensor, gamma_pos: float = 1.0,
+                    gamma_neg: float = 4.0, clip: float = 0.05) -> torch.Tensor:
+    """Asymmetric loss (Ridnik et al. 2021) summed over terms, averaged over proteins.
+
+    ``logits, target: [B, T]``. Negatives use the shifted probability ``max(p - clip, 0)`` and are
+    down-weighted by ``p_m ** gamma_neg``; positives by ``(1 - p) ** gamma_pos``. With both gammas and
+    ``clip`` at 0 this is binary cross-entropy summed over terms.
+    """
+    p = torch.sigmoid(logits)
+    p_neg = (p - clip).clamp(min=0.0) if clip > 0 else p
+    log_pos = F.logsigmoid(logits)
+    log_neg = torch.log((1.0 - p_neg).clamp(min=1e-8)) if clip > 0 else F.logsigmoid(-logits)
+    loss = target * (1.0 - p).pow(gamma_pos) * log_pos + (1.0 - target) * p_neg.pow(gamma_neg) * log_neg
+    return -loss.sum(-1).mean()
+
+
+class FunctionTask:
+    level = "protein"
+    selection_metric = "fmax"
+
+    def __init__(self, config: TaskConfig, store: Store | None = None) -> None:
+        self.name = config.name
+        self.kind = "EC" if config.name == "ec" else "GO"
+        self.split_method = ""
+        self._by_id: dict[str, list[str]] | None = None  # DeepFRI chain id -> terms
+        self._by_key: dict[str, frozenset[str]] = {}  # header mode: store key -> terms
+        file_terms: list[str] = []
+        if config.labels:
+            path = ann.annotation_file(config.labels, self.kind)
+            if self.kind == "EC":
+                file_terms, self._by_id = ann.read_ec_annot(path)
+            else:
+                file_terms, self._by_id = ann.read_go_annot(path, ann.GO_BRANCHES[config.name])
+        elif self.kind != "EC":
+            raise VabsnetError(f"task {config.name} needs a DeepFRI/TorchDrug folder: --labels DIR "
+                               "(nrPDB-GO_annot.tsv and split lists)")
+        elif store is not None:
+            self._by_key = self._header_labels(store, config.ec_level)
+        terms = config.terms or tuple(file_terms) or tuple(sorted(set().union(*self._by_key.values())))
+        if not terms:
+            raise VabsnetError(f"task {config.name}: no label vocabulary (no labels found"
+                               + (f" in {store.path}" if store is not None else "; pass a store") + ")")
+        self.config = replace(config, terms=tuple(terms))
+        self.index = {t: i for i, t in enumerate(self.config.terms)}
+
+    @staticmethod
+    def _header_labels(store: Store, level: int) -> dict[str, frozenset[str]]:
+        out = {}
+        for key in store.keys:
+            protein = store[key].protein
+            chain = str(protein.chain_id[0]) if protein.num_residues else ""
+            found = {ann.truncate_ec(e, level) for e in protein.ec.get(chain, ())} - {None}
+            if found:
+                out[key] = frozenset(found)  # type: ignore[arg-type]
+        return out
+
+    def _terms_of(self, key: str) -> list[str] | None:
+        if self._by_id is not None:
+            return self._by_id.get(ann.deepfri_id(key))
+        terms = self._by_key.get(key)
+        return sorted(terms) if terms is not None else None
+
+    def usable(self, protein: Protein) -> bool:
+        terms = self._terms_of(protein.name)
+        return terms is not None and (self._by_id is not None or any(t in self.index for t in terms))
+
+    def labels(self, protein: Protein) -> np.ndarray:
+        out = np.zeros((1, len(self.index)), np.float32)  # [1, T]
+        for term in self._terms_of(protein.name) or ():
+            if term in self.index:
+                out[0, self.index[term]] = 1.0
+        return out
+
+    def split_keys(self, store: Store) -> dict[str, list[str]]:
+        """Store keys per split: the dataset's own lists (DeepFRI mode) or the store's identity split,
+        re-split by cluster when the header-labelled chains leave a split empty."""
+        if self._by_id is not None:
+            ids = ann.split_ids(self.config.labels, self.kind, self.config.test_cutoff)
+            out = {s: [k for k in store.keys if ann.deepfri_id(k) in ids[s]] for s in SPLIT_NAMES}
+            self.split_method = f"dataset split lists, test at <{self.config.test_cutoff:.0%} identity"
+            if not any(out.values()):
+                raise VabsnetError(f"{store.path}: no record matches a chain of {self.config.labels} "
+                                   "(expected entries named like 1A0B-A or 1a0b with chain A)")
+            return out
+        labelled = {k for k in store.keys if k in self._by_key}
+        out = {s: [k for k in keys if k in labelled] for s, keys in store.splits().items()}
+        self.split_method = "store identity split"
+        if all(out.values()):
+            return out
+        cluster_of = store.split_info()["cluster_of"]
+        reps = sorted({cluster_of.get(k, k) for k in labelled})
+        if len(reps) < 3:
+            return out
+        order = [reps[i] for i in np.random.default_rng(0).permutation(len(reps))]
+        role = {rep: ("test" if i == 0 else "valid" if i == 1 else "train") for i, rep in enumerate(order)}
+        self.split_method = ("labelled chains re-split by identity cluster (1 cluster test, 1 valid, "
+                             "rest train): the store split left a split without labels")
+        return {s: sorted(k for k in labelled if role[cluster_of.get(k, k)] == s) for s in SPLIT_NAMES}
+
+    def head(self, dim: int, layers: int) -> nn.Module:
+        return ClsHead(dim * layers, len(self.index), hidden=dim)
+
+    def logits(self, head: nn.Module, out: EncoderOutput, batch: Batch) -> torch.Tensor:
+        layers, b, d = out.graph_layers.shape
+        readout = out.graph_layers.permute(1, 0, 2).reshape(b, layers * d)  # [B, L*D]
+        return head(readout).float()  # [B, T]
+
+    def loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if self.config.loss == "bce":
+            return F.binary_cross_entropy_with_logits(logits, target, reduction="none").sum(-1).mean()
+        return asymmetric_loss(logits, target)
+
+    def scores(self, logits: torch.Tensor, batch: Batch) -> list[np.ndarray]:
+        return list(torch.sigmoid(logits).detach().cpu().numpy())
+
+    def targets(self, target: torch.Tensor, batch: Batch) -> list[np.ndarray]:
+        return list(target.cpu().numpy().astype(bool))
+
+    def metrics(self, scores: list[np.ndarray], targets: list[np.ndarray]) -> dict:
+        s, y = np.stack(scores), np.stack(targets)  # [P, T]
+        return {"fmax": fmax(s, y), "auprc_micro": auprc_micro(s, y), "proteins": len(scores),
+                "terms": len(self.index), "proteins_without_labels": int((y.sum(1) == 0).sum()),
+                "split_method": self.split_method,
+                "averaging": {"fmax": "protein-centric: precision averaged over proteins with a score above "
+                              "the threshold, recall over all proteins, maximum F over every distinct score "
+                              "(TorchDrug f1_max)",
+                              "auprc_micro": "pair-centric: average precision over all (protein, term) pairs"}}
