@@ -102,7 +102,8 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _predict(args: argparse.Namespace) -> int:
     from vabsnet.predict import predict_binding_sites
 
-    summary = predict_binding_sites(args.checkpoint, args.inputs, args.out, progress=not args.quiet)
+    summary = predict_binding_sites(args.checkpoint, args.inputs, args.out, progress=not args.quiet,
+                                    max_chain_residues=args.max_chain_residues)
     print(f"{args.out}: {summary.chains} chains from {summary.files} files; {summary.failures} failures "
           f"(see {args.out}/failures.jsonl)")
     return 0
@@ -111,9 +112,17 @@ def _predict(args: argparse.Namespace) -> int:
 def _embed(args: argparse.Namespace) -> int:
     from vabsnet.embed import embed_files
 
-    summary = embed_files(args.checkpoint, args.inputs, args.out, fmt=args.format, progress=not args.quiet)
+    summary = embed_files(args.checkpoint, args.inputs, args.out, fmt=args.format, progress=not args.quiet,
+                          max_chain_residues=args.max_chain_residues)
     print(f"{args.out}: {summary.chains} chains from {summary.files} files; {summary.failures} failures "
           f"(see {args.out}/failures.jsonl)")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from vabsnet.demo import run_demo
+
+    run_demo(args.out, args.budget, progress=not args.quiet, workers=args.workers)
     return 0
 
 
@@ -124,6 +133,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vabsnet", description="Bi-level protein representation learning.")
     parser.add_argument("--version", action="version", version=f"vabsnet {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo", help="the main job: prepare the bundled corpus, pre-train span/residue/"
+                       "residue-only encoders, fine-tune binding sites from each and from scratch, report")
+    p.add_argument("--out", default="runs/demo")
+    p.add_argument("--budget", choices=["small", "full"], default="small",
+                   help="small: under 15 minutes on 2 CPU cores; full: longer runs, 5 seeds")
+    p.add_argument("--workers", type=int, default=2, help="processes for preparing the corpus")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_demo)
 
     p = sub.add_parser("prepare", help="read structure files into a dataset store (resumable)")
     p.add_argument("inputs", nargs="+", help="files, directories, list files (.txt), or 'bundled'")
@@ -184,6 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", required=True, help="the fine-tuned run directory (RUN2)")
     p.add_argument("inputs", nargs="+")
     p.add_argument("--out", required=True)
+    p.add_argument("--max-chain-residues", type=int, default=10_000, help="longer chains: the file is skipped")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_predict)
 
@@ -192,6 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="+", help="files, directories, list files (.txt), or 'bundled'")
     p.add_argument("--out", required=True)
     p.add_argument("--format", choices=["pt", "h5"], default="pt")
+    p.add_argument("--max-chain-residues", type=int, default=10_000, help="longer chains: the file is skipped")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_embed)
     return parser

@@ -34,6 +34,7 @@ from vabsnet.errors import failure_reason
 from vabsnet.features import featurize
 from vabsnet.model import VabsEncoder
 from vabsnet.structure import Protein, load_structure
+from vabsnet.structure.select import split_chains
 from vabsnet.train.checkpoint import load_encoder
 
 
@@ -83,7 +84,8 @@ def _safe(name: str) -> str:
 
 
 def embed_files(checkpoint: str | Path, inputs: Sequence[str | Path], out: str | Path, *,
-                fmt: Literal["pt", "h5"] = "pt", progress: bool = True) -> EmbedSummary:
+                fmt: Literal["pt", "h5"] = "pt", progress: bool = True,
+                max_chain_residues: int = 10_000) -> EmbedSummary:
     encoder, config = load_encoder(checkpoint)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -99,7 +101,7 @@ def embed_files(checkpoint: str | Path, inputs: Sequence[str | Path], out: str |
         for item in tqdm(items, desc="embed", unit="file", disable=not progress):
             try:
                 protein = load_structure(item.path, chains=item.chains)
-                embeddings = [embed_chain(encoder, protein.select_chain(c)) for c in protein.chains]
+                embeddings = [embed_chain(encoder, sub) for _, sub in split_chains(protein, max_chain_residues)]
             except Exception as exc:  # never let one file end the batch
                 failures.append({"path": str(item.path), "reason": failure_reason(exc)})
                 continue

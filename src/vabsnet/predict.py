@@ -25,6 +25,7 @@ from vabsnet.embed import _safe
 from vabsnet.errors import VabsnetError, failure_reason
 from vabsnet.features import featurize
 from vabsnet.structure import load_structure
+from vabsnet.structure.select import split_chains
 from vabsnet.structure.write import to_pdb
 from vabsnet.train.finetune import load_model
 
@@ -38,7 +39,7 @@ class PredictSummary:
 
 @torch.no_grad()
 def predict_binding_sites(run: str | Path, inputs: Sequence[str | Path], out: str | Path,
-                          progress: bool = True) -> PredictSummary:
+                          progress: bool = True, max_chain_residues: int = 10_000) -> PredictSummary:
     model, config, task = load_model(run)
     if task.name != "binding-site":
         raise VabsnetError(f"{run}: a {task.name} model, not a binding-site model")
@@ -49,8 +50,7 @@ def predict_binding_sites(run: str | Path, inputs: Sequence[str | Path], out: st
         try:
             protein = load_structure(item.path, chains=item.chains)
             results = []
-            for c in protein.chains:
-                chain = protein.select_chain(c)
+            for c, chain in split_chains(protein, max_chain_residues):
                 batch = collate([featurize(chain, config.encoder)])
                 logits = task.logits(model.head, model.encoder(batch), batch)
                 results.append((c, chain, task.scores(logits, batch)[0]))

@@ -16,8 +16,9 @@ from tqdm import tqdm
 
 from vabsnet.data.records import SCHEMA_VERSION, ChainRecord, decode_arrays, encode_record
 from vabsnet.data.store import DONE, META, REC, atomic_write_text, open_env, release_env
-from vabsnet.errors import StoreError, StructureError, failure_reason
+from vabsnet.errors import StoreError, failure_reason
 from vabsnet.structure.io import SUPPORTED_SUFFIXES, load_structure
+from vabsnet.structure.select import split_chains
 from vabsnet.structure.targets import atom_sasa
 
 ChainsPerEntry = Literal["all", "first"]
@@ -105,17 +106,13 @@ def process_input(item: InputItem, options: PrepareOptions) -> tuple[list[tuple[
     """Load one file and encode its chains: ``([(key, bytes, residues, atoms)], failure reason)``."""
     try:
         protein = load_structure(item.path, chains=item.chains)
-        chains = list(protein.chains)
+        pairs = split_chains(protein, options.max_chain_residues)
         if options.chains_per_entry == "first":
-            chains = chains[:1]
+            pairs = pairs[:1]
         out = []
-        for chain in chains:
-            sub = protein.select_chain(chain)
+        for chain, sub in pairs:
             if sub.num_residues < options.min_residues:
                 continue
-            if sub.num_residues > options.max_chain_residues:
-                raise StructureError(str(item.path), f"chain {chain!r} has {sub.num_residues} residues, over "
-                                     f"the limit of {options.max_chain_residues}")
             sub = dataclasses.replace(sub, name=f"{item.entry_id}/{chain or '_'}")
             record = ChainRecord(protein=sub, sasa=atom_sasa(sub))
             out.append((sub.name, encode_record(record), sub.num_residues, sub.num_atoms))

@@ -64,6 +64,20 @@ def _as_text(path: Path, data: bytes) -> str:
     return data.decode("utf-8", errors="replace")
 
 
+def _check_pdb_records(path: Path, lines: list[str]) -> None:
+    """Clear reasons for the common ways a PDB file is broken, before the parser sees it."""
+    first = next((line for line in lines if line.strip()), "")
+    if first.startswith("data_"):
+        raise StructureError(str(path), "mmCIF content in a PDB-named file (rename it to .cif)")
+    records = [i for i, line in enumerate(lines) if line.startswith(("ATOM", "HETATM"))]
+    if not records:
+        raise StructureError(str(path), "no ATOM/HETATM records")
+    for i in records:
+        if len(lines[i].rstrip()) < 54:  # x, y, z end at column 54
+            raise StructureError(str(path), f"line {i + 1}: ATOM/HETATM record cut short before its "
+                                 "coordinates end (truncated file?)")
+
+
 def _parse(path: Path, model: int, altloc: Altloc) -> tuple[object, dict[str, tuple[str, ...]]]:
     """Biotite ``AtomArray`` of one model and the EC annotation of the header."""
     from biotite.structure.io import pdb, pdbx
@@ -74,8 +88,7 @@ def _parse(path: Path, model: int, altloc: Altloc) -> tuple[object, dict[str, tu
         if fmt == "pdb":
             text = _as_text(path, data)
             lines = text.splitlines()
-            if not any(line.startswith(("ATOM", "HETATM")) for line in lines):
-                raise StructureError(str(path), "no ATOM/HETATM records")
+            _check_pdb_records(path, lines)
             pdb_file = pdb.PDBFile.read(io.StringIO(text))
             with warnings.catch_warnings():  # "elements were guessed from atom name"
                 warnings.simplefilter("ignore", UserWarning)

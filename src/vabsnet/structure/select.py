@@ -42,3 +42,18 @@ def concatenate(proteins: Sequence[Protein], name: str, spacing: float = 0.0) ->
         atom_residue=np.concatenate([p.atom_residue + o for p, o in zip(parts, offsets, strict=True)]),
         source="+".join(p.name for p in parts),
     )
+
+
+def split_chains(protein: Protein, max_residues: int | None = None) -> list[tuple[str, Protein]]:
+    """``(chain id, single-chain record)`` for every chain; a chain over ``max_residues`` is an error
+    naming it (batch jobs skip the file with that reason instead of running out of memory)."""
+    from vabsnet.errors import StructureError
+
+    out = []
+    for chain in protein.chains:
+        sub = protein.select_chain(chain)
+        if max_residues is not None and sub.num_residues > max_residues:
+            raise StructureError(protein.source or protein.name, f"chain {chain!r} has {sub.num_residues} "
+                                 f"residues, over the limit of {max_residues}")
+        out.append((chain, sub))
+    return out

@@ -97,18 +97,33 @@ def load_model(run: str | Path, store: Store | None = None) -> tuple[FinetuneMod
     return model.eval(), config, task
 
 
+@dataclass(frozen=True, eq=False)
+class SplitScores:
+    """A fine-tuned run's predictions on one split: per protein ``scores`` and ``targets`` (per residue for
+    residue-level tasks, ``[T]`` for protein-level ones), the chain keys, and the bound task."""
+
+    task: Task
+    scores: list[np.ndarray]
+    targets: list[np.ndarray]
+    chains: list[str]
+
+
+def split_scores(run: str | Path, store_path: str | Path, split: str = "test") -> SplitScores:
+    store = Store(store_path)
+    model, config, task = load_model(run, store)
+    dataset = TaskDataset(store, task.split_keys(store)[split], config, task, train=False, seed=0)
+    if len(dataset) == 0:
+        raise VabsnetError(f"{store_path}: no {split} chain has labels for task {task.name}")
+    return SplitScores(task, *predict_split(model, task, dataset))
+
+
 def evaluate(run: str | Path, store_path: str | Path, split: str = "test", write: bool = True,
              extra: dict | None = None) -> dict:
     """Metrics of a fine-tuned run on one split of a store (plus ``extra`` entries); writes
     ``RUN/metrics[_split].json`` and the ROC/PR plots."""
-    store = Store(store_path)
-    model, config, task = load_model(run, store)
-    keys = task.split_keys(store)[split]
-    dataset = TaskDataset(store, keys, config, task, train=False, seed=0)
-    if len(dataset) == 0:
-        raise VabsnetError(f"{store_path}: no {split} chain has labels for task {task.name}")
-    scores, targets, names = predict_split(model, task, dataset)
-    result = {"task": task.name, "split": split, "chains": names, **task.metrics(scores, targets),
+    out = split_scores(run, store_path, split)
+    scores, targets = out.scores, out.targets
+    result = {"task": out.task.name, "split": split, "chains": out.chains, **out.task.metrics(scores, targets),
               **(extra or {})}
     if write:
         name = "metrics.json" if split == "test" else f"metrics_{split}.json"

@@ -119,3 +119,31 @@ def set_threads() -> None:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world > 1:
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // world))
+
+
+@torch.no_grad()
+def heldout_type_accuracy(run: str | Path, store_path: str | Path, split: str = "valid", seed: int = 0) -> dict:
+    """Masked residue-type accuracy of a pre-trained run on a held-out split (fixed masks from ``seed``),
+    pooled over every masked residue; also the per-objective losses averaged over batches."""
+    from vabsnet.pretrain.objectives import pretrain_losses
+
+    ckpt = read_checkpoint(Path(run) / CHECKPOINT_FILE)
+    config = Config.from_dict(json.loads(ckpt["vabsnet_config"]))
+    module = PretrainModule(config)
+    module.load_state_dict(ckpt["state_dict"])
+    module.eval()
+    store = Store(store_path)
+    keys = store.splits()[split]
+    dataset = PretrainDataset(store, keys, config, seed=seed, train=False)
+    correct, masked, losses = 0.0, 0, []
+    for start in range(0, len(keys), 4):
+        batch = collate_pretrain([dataset[i] for i in range(start, min(start + 4, len(keys)))])
+        out = pretrain_losses(module.heads(module.encoder(batch.graph), batch.graph), batch, config.pretrain)
+        n = int(batch.masked.sum())
+        correct += float(out.type_accuracy) * n
+        masked += n
+        losses.append(out.as_dict())
+    mean = {k: sum(d[k] for d in losses) / len(losses) for k in losses[0]} if losses else {}
+    return {"split": split, "chains": len(keys), "masked_residues": masked,
+            "masked_type_accuracy": correct / masked if masked else float("nan"),
+            "losses": {k: v for k, v in mean.items() if k != "type_accuracy"}}

@@ -1,0 +1,148 @@
+"""``vabsnet demo``: the leakage experiment end to end on the bundled corpus of real structures.
+
+Stages (each resumable: run the same command again after a kill and finished stages are skipped, a stage
+that was cut off resumes from its own checkpoint):
+
+1. prepare the bundled corpus into ``OUT/corpus`` and split it at 30% sequence identity;
+2. pre-train ``tiny`` encoders with ``span`` (SMPC), ``residue`` and ``residue-only`` masking, same budget;
+3. measure each encoder's masked residue-type accuracy on the held-out test chains (fixed mask draws);
+4. fine-tune binding-site prediction from each encoder and from random initialisation (``scratch``) over
+   several seeds, selecting on valid and evaluating on test;
+5. write ``OUT/metrics.json``, ``OUT/report.md`` and the PNG plots (:mod:`vabsnet.demo.report`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from vabsnet.config import Config, preset
+from vabsnet.data.store import atomic_write_text
+
+STRATEGIES = ("span", "residue", "residue-only", "scratch")
+PRETRAINED = STRATEGIES[:3]
+
+
+@dataclass(frozen=True)
+class Budget:
+    pretrain_steps: int
+    finetune_steps: int
+    seeds: tuple[int, ...]
+    eval_every: int  # fine-tuning steps between validation passes
+    crop: int  # training window (residues), pre-training and fine-tuning alike; batch 4
+    mask_draws: int = 3  # held-out masked-type accuracy: independent mask draws
+
+
+BUDGETS = {
+    "small": Budget(pretrain_steps=300, finetune_steps=80, seeds=(0, 1, 2), eval_every=20, crop=128),
+    "full": Budget(pretrain_steps=3000, finetune_steps=400, seeds=(0, 1, 2, 3, 4), eval_every=50, crop=256),
+}
+
+
+def pretrain_config(budget: Budget, mask: str) -> Config:
+    return preset("tiny").override(**{"pretrain.mask": mask, "train.max_steps": budget.pretrain_steps,
+                                      "train.seed": 0, "train.checkpoint_every": 50,
+                                      "data.crop_residues": budget.crop})
+
+
+def finetune_config(budget: Budget, seed: int) -> Config:
+    return preset("tiny").override(**{"task.name": "binding-site", "train.max_steps": budget.finetune_steps,
+                                      "train.seed": seed, "task.eval_every": budget.eval_every,
+                                      "train.warmup_steps": max(1, budget.finetune_steps // 10),
+                                      "data.crop_residues": budget.crop})
+
+
+class _Stages:
+    """Numbered progress lines, and how long each stage took."""
+
+    def __init__(self, total: int, progress: bool) -> None:
+        self.total, self.progress, self.done, self.seconds = total, progress, 0, {}
+
+    def start(self, name: str) -> float:
+        self.done += 1
+        if self.progress:
+            print(f"[demo {self.done}/{self.total}] {name}", flush=True)
+        return time.monotonic()
+
+    def end(self, name: str, t0: float) -> None:
+        self.seconds[name] = round(time.monotonic() - t0, 1)
+
+
+def run_demo(out: str | Path = "runs/demo", budget: str = "small", *, progress: bool = True,
+             workers: int = 2) -> dict:
+    """Run (or resume) every stage; returns the content of ``OUT/metrics.json``."""
+    from vabsnet.data.prepare import prepare
+    from vabsnet.data.splits import split_store
+    from vabsnet.demo.report import write_report
+    from vabsnet.train.finetune import finetune
+    from vabsnet.train.pretrain import heldout_type_accuracy, pretrain, set_threads
+
+    if budget not in BUDGETS:
+        raise ValueError(f"unknown budget {budget!r}; one of {sorted(BUDGETS)}")
+    b = BUDGETS[budget]
+    set_threads()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    corpus = out / "corpus"
+    stages = _Stages(2 + 2 * len(PRETRAINED) + len(STRATEGIES) * len(b.seeds) + 1, progress)
+    t_all = time.monotonic()
+
+    t0 = stages.start("prepare the bundled corpus")
+    prep = prepare(["bundled"], corpus, workers=workers, progress=progress)
+    stages.end("prepare", t0)
+    t0 = stages.start("split at 30% identity (MMseqs2)")
+    if not (corpus / "splits.json").exists():
+        split_store(corpus, identity=0.3)
+    split = json.loads((corpus / "splits.json").read_text())
+    stages.end("split", t0)
+
+    pretrain_results: dict[str, dict] = {}
+    for mask in PRETRAINED:
+        run = out / f"pretrain-{mask}"
+        t0 = stages.start(f"pre-train tiny, mask={mask}, {b.pretrain_steps} steps")
+        pretrain(corpus, run, pretrain_config(b, mask), progress=progress)
+        stages.end(f"pretrain {mask}", t0)
+        t0 = stages.start(f"held-out masked residue-type accuracy, mask={mask}")
+        pretrain_results[mask] = _heldout(run, corpus, b, heldout_type_accuracy)
+        stages.end(f"heldout {mask}", t0)
+
+    finetune_results: dict[str, dict[int, dict]] = {s: {} for s in STRATEGIES}
+    for strategy in STRATEGIES:
+        init = None if strategy == "scratch" else out / f"pretrain-{strategy}" / "encoder.safetensors"
+        for seed in b.seeds:
+            run = out / f"finetune-{strategy}-seed{seed}"
+            t0 = stages.start(f"fine-tune binding-site from {strategy}, seed {seed}, {b.finetune_steps} steps")
+            if (run / "metrics.json").exists() and (run / "model.safetensors").exists():
+                result = json.loads((run / "metrics.json").read_text())
+            else:
+                result = finetune(corpus, run, finetune_config(b, seed), init=init, progress=progress)
+            finetune_results[strategy][seed] = result
+            stages.end(f"finetune {strategy} seed {seed}", t0)
+
+    t0 = stages.start("report")
+    info = {"budget": budget, **asdict(b), "corpus": {"chains": prep.chains, "residues": prep.residues,
+                                                      "atoms": prep.atoms, "split": split["counts"],
+                                                      "clusters": split["num_clusters"]}}
+    stages.end("report", t0)
+    info["seconds"] = {**stages.seconds, "total": round(time.monotonic() - t_all, 1)}
+    metrics = write_report(out, info, pretrain_results, finetune_results)
+    if progress:
+        print(f"{out}/report.md, {out}/metrics.json and plots written in {info['seconds']['total']:.0f} s")
+    return metrics
+
+
+def _heldout(run: Path, corpus: Path, b: Budget, measure: object) -> dict:
+    """Held-out accuracy over ``b.mask_draws`` mask draws, cached in ``RUN/heldout.json``."""
+    cache = run / "heldout.json"
+    if cache.exists():
+        saved = json.loads(cache.read_text())
+        if saved.get("mask_draws") == b.mask_draws:
+            return saved
+    draws = [measure(run, corpus, "test", seed=s) for s in range(b.mask_draws)]  # type: ignore[operator]
+    result = {"mask_draws": b.mask_draws, "split": "test", "chains": draws[0]["chains"],
+              "masked_residues": [d["masked_residues"] for d in draws],
+              "masked_type_accuracy": [d["masked_type_accuracy"] for d in draws]}
+    atomic_write_text(cache, json.dumps(result, indent=1) + "\n")
+    return result
