@@ -26,9 +26,14 @@ def test_tiny_model_overfits_residue_types(proteins):
     encoder, head = VabsEncoder(cfg), ClsHead(cfg.dim, NUM_RESTYPES)
     opt = torch.optim.AdamW([*encoder.parameters(), *head.parameters()], lr=1e-3)
     first = None
-    for _ in range(300):
-        loss = F.cross_entropy(head(encoder(batch).residue), target)
+    # The loss sits on a plateau (predicting the frequent types) before it drops; where it drops varies with
+    # the CPU's float rounding (step 250-350 for seed 0), so train up to 600 steps and stop once memorised.
+    for step in range(600):
+        logits = head(encoder(batch).residue)
+        loss = F.cross_entropy(logits, target)
         first = loss.item() if first is None else first
+        if step % 25 == 0 and (logits.argmax(-1) == target).float().mean() > 0.99:
+            break
         opt.zero_grad()
         loss.backward()
         opt.step()

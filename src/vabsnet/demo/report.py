@@ -105,6 +105,7 @@ def write_report(out: Path, info: dict, pretrain: dict[str, dict], finetune: dic
     pre = nested["pretrain"]
     seeds = ", ".join(map(str, info["seeds"]))
     c = info["corpus"]
+    timings = ", ".join(f"{k} {v:.0f} s" for k, v in info["seconds"].items() if k != "total")
     text = f"""# vabsnet demo: span masking (SMPC) against its ablations
 
 Budget `{info['budget']}`: `tiny` encoders pre-trained {info['pretrain_steps']} steps per strategy (seed 0),
@@ -130,9 +131,10 @@ atoms); MMseqs2 clusters at 30% identity ({c['clusters']} clusters) assigned who
 - At this budget and on a corpus this small, downstream differences within about one sd are not
   evidence either way; the `full` budget runs longer and over more seeds.
 
-Plots: `loss_curves.png`, `masked_type_accuracy.png`, `roc_curves.png`. Numbers: `metrics.json`.
-Wall time: {info['seconds']['total']:.0f} s ({', '.join(f'{k} {v:.0f} s' for k, v in info['seconds'].items()
-                                                   if k != 'total')}).
+Plots: `loss_curves.png` (pre-training loss, fine-tuning loss, valid AUPRC), `masked_type_accuracy.png`,
+`roc_curves.png`. Numbers: `metrics.json`.
+Time (summed over stages, and over invocations when resumed): {info['seconds']['total']:.0f} s
+({timings}).
 """
     atomic_write_text(out / "report.md", text)
     return metrics
@@ -147,20 +149,32 @@ def _plt():  # noqa: ANN202
     return plt
 
 
+def _running_mean(values: np.ndarray, parts: int = 20) -> tuple[np.ndarray, np.ndarray]:
+    """(steps, smoothed): a running mean over ``len(values) / parts`` steps."""
+    width = max(1, len(values) // parts)
+    return np.arange(len(values) - width + 1) + width, np.convolve(values, np.ones(width) / width, mode="valid")
+
+
 def plot_losses(out: Path, masks: list[str], strategies: list[str], seeds: list[int]) -> None:
     plt = _plt()
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
     for mask in masks:
         rows = _rows(out / f"pretrain-{mask}" / "metrics.csv")
         axes[0].plot([int(r["step"]) for r in rows], [float(r["loss"]) for r in rows], label=mask, lw=1)
     axes[0].set(xlabel="step", ylabel="total pre-training loss", title="pre-training")
     axes[0].legend()
-    for strategy in strategies:
-        curves = [[float(r["loss"]) for r in _rows(out / f"finetune-{strategy}-seed{s}" / "metrics.csv")]
-                  for s in seeds]
-        axes[1].plot(np.arange(1, len(curves[0]) + 1), np.mean(curves, axis=0), label=strategy, lw=1)
-    axes[1].set(xlabel="step", ylabel="BCE (mean over seeds)", title="binding-site fine-tuning")
+    for i, strategy in enumerate(strategies):
+        runs = [_rows(out / f"finetune-{strategy}-seed{s}" / "metrics.csv") for s in seeds]
+        loss = np.mean([[float(r["loss"]) for r in rows] for rows in runs], axis=0)
+        axes[1].plot(*_running_mean(loss), label=strategy, lw=1, color=f"C{i}")
+        valid = [[(int(r["step"]), float(r["valid_auprc"])) for r in rows if r.get("valid_auprc")] for rows in runs]
+        steps = [s for s, _ in valid[0]]
+        axes[2].plot(steps, np.mean([[v for _, v in run] for run in valid], axis=0), "o-", label=strategy,
+                     lw=1, ms=3, color=f"C{i}")
+    axes[1].set(xlabel="step", ylabel="BCE (mean over seeds, running mean)", title="binding-site fine-tuning")
     axes[1].legend()
+    axes[2].set(xlabel="step", ylabel="valid AUPRC (mean over seeds)", title="model selection on valid")
+    axes[2].legend()
     fig.tight_layout()
     save_figure(fig, out / "loss_curves.png")
 
@@ -176,9 +190,7 @@ def plot_accuracy(out: Path, nested: dict) -> None:
     for mask in masks:
         rows = _rows(out / f"pretrain-{mask}" / "metrics.csv")
         acc = np.array([float(r["type_accuracy"]) for r in rows])
-        width = max(1, len(acc) // 20)
-        smooth = np.convolve(acc, np.ones(width) / width, mode="valid")
-        axes[1].plot(np.arange(len(smooth)) + width, smooth, label=mask, lw=1)
+        axes[1].plot(*_running_mean(acc), label=mask, lw=1)
     axes[1].set(xlabel="step", ylabel="accuracy (training batches, running mean)", ylim=(0, 1))
     axes[1].legend()
     fig.tight_layout()

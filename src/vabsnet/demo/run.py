@@ -55,10 +55,12 @@ def finetune_config(budget: Budget, seed: int) -> Config:
 
 
 class _Stages:
-    """Numbered progress lines, and how long each stage took."""
+    """Numbered progress lines, and how long each stage took: summed over invocations in
+    ``OUT/timings.json``, so that a resumed demo reports the compute it really cost."""
 
-    def __init__(self, total: int, progress: bool) -> None:
-        self.total, self.progress, self.done, self.seconds = total, progress, 0, {}
+    def __init__(self, total: int, progress: bool, path: Path) -> None:
+        self.total, self.progress, self.done, self.path = total, progress, 0, path
+        self.seconds: dict[str, float] = json.loads(path.read_text()) if path.exists() else {}
 
     def start(self, name: str) -> float:
         self.done += 1
@@ -67,7 +69,11 @@ class _Stages:
         return time.monotonic()
 
     def end(self, name: str, t0: float) -> None:
-        self.seconds[name] = round(time.monotonic() - t0, 1)
+        self.seconds[name] = round(self.seconds.get(name, 0.0) + time.monotonic() - t0, 1)
+        atomic_write_text(self.path, json.dumps(self.seconds, indent=1) + "\n")
+
+    def total_seconds(self) -> float:
+        return round(sum(self.seconds.values()), 1)
 
 
 def run_demo(out: str | Path = "runs/demo", budget: str = "small", *, progress: bool = True,
@@ -86,8 +92,8 @@ def run_demo(out: str | Path = "runs/demo", budget: str = "small", *, progress: 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     corpus = out / "corpus"
-    stages = _Stages(2 + 2 * len(PRETRAINED) + len(STRATEGIES) * len(b.seeds) + 1, progress)
-    t_all = time.monotonic()
+    stages = _Stages(2 + 2 * len(PRETRAINED) + len(STRATEGIES) * len(b.seeds) + 1, progress,
+                     out / "timings.json")
 
     t0 = stages.start("prepare the bundled corpus")
     prep = prepare(["bundled"], corpus, workers=workers, progress=progress)
@@ -126,10 +132,10 @@ def run_demo(out: str | Path = "runs/demo", budget: str = "small", *, progress: 
                                                       "atoms": prep.atoms, "split": split["counts"],
                                                       "clusters": split["num_clusters"]}}
     stages.end("report", t0)
-    info["seconds"] = {**stages.seconds, "total": round(time.monotonic() - t_all, 1)}
+    info["seconds"] = {**stages.seconds, "total": stages.total_seconds()}
     metrics = write_report(out, info, pretrain_results, finetune_results)
     if progress:
-        print(f"{out}/report.md, {out}/metrics.json and plots written in {info['seconds']['total']:.0f} s")
+        print(f"{out}/report.md, {out}/metrics.json and plots written ({info['seconds']['total']:.0f} s of work)")
     return metrics
 
 

@@ -86,6 +86,10 @@ def pretrain(store_path: str | Path, run: str | Path, config: Config, *, devices
     config = config.validate()
     run, store = Path(run), Store(store_path)
     start = _prepare_run(run, config)
+    if start >= config.train.max_steps and (run / ENCODER_FILE).exists():  # finished earlier: nothing to do
+        if progress:
+            print(f"{run}: already trained for {start} steps")
+        return PretrainResult(run=run, rank=0, steps=start, resumed_from=start, final={})
     module = PretrainModule(config)
     data = _Data(store, config)
     module.train_dataloader = lambda: data.loader(module.trainer)  # type: ignore[method-assign]
