@@ -97,8 +97,9 @@ def table(nested: dict) -> str:
 
 def write_report(out: Path, info: dict, pretrain: dict[str, dict], finetune: dict[str, dict[int, dict]]) -> dict:
     nested = aggregate(out, pretrain, finetune)
-    metrics = {"info": info, **nested, **_flat(nested)}
-    atomic_write_text(out / "metrics.json", json.dumps(_clean(metrics), indent=1) + "\n")
+    text = json.dumps(_clean({"info": info, **nested, **_flat(nested)}), indent=1) + "\n"
+    atomic_write_text(out / "metrics.json", text)
+    metrics = json.loads(text)  # what the file holds: NaN as null, tuples as lists
     plot_losses(out, list(pretrain), list(finetune), info["seeds"])
     plot_accuracy(out, nested)
     plot_roc(out, finetune)

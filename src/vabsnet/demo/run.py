@@ -76,18 +76,22 @@ class _Stages:
         return round(sum(self.seconds.values()), 1)
 
 
-def run_demo(out: str | Path = "runs/demo", budget: str = "small", *, progress: bool = True,
+def run_demo(out: str | Path = "runs/demo", budget: str | Budget = "small", *, progress: bool = True,
              workers: int = 2) -> dict:
-    """Run (or resume) every stage; returns the content of ``OUT/metrics.json``."""
+    """Run (or resume) every stage; returns the content of ``OUT/metrics.json``. ``budget`` is a name in
+    ``BUDGETS`` or a :class:`Budget`."""
     from vabsnet.data.prepare import prepare
     from vabsnet.data.splits import split_store
     from vabsnet.demo.report import write_report
     from vabsnet.train.finetune import finetune
     from vabsnet.train.pretrain import heldout_type_accuracy, pretrain, set_threads
 
-    if budget not in BUDGETS:
+    if isinstance(budget, Budget):
+        b, budget = budget, "custom"
+    elif budget in BUDGETS:
+        b = BUDGETS[budget]
+    else:
         raise ValueError(f"unknown budget {budget!r}; one of {sorted(BUDGETS)}")
-    b = BUDGETS[budget]
     set_threads()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
