@@ -39,7 +39,7 @@ def test_metrics_keys_and_values(demo):
         seeds = metrics[f"binding_site.{strategy}.auroc_seeds"]
         assert len(seeds) == 2 and all(0.0 <= v <= 1.0 for v in seeds)
         assert metrics[f"binding_site.{strategy}.auroc"] == pytest.approx(sum(seeds) / 2)
-        for key in ("auprc", "mcc", "f1", "iou", "pooled_auroc"):
+        for key in ("auprc", "mcc", "f1", "iou", "pooled_auroc", "atom_auroc", "atom_iou"):
             assert f"binding_site.{strategy}.{key}" in metrics
         assert metrics["binding_site"][strategy]["test_proteins"] >= 1
     info = metrics["info"]

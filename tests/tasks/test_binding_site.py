@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import torch
 
 from vabsnet.cli import main
 from vabsnet.config import TaskConfig
@@ -37,13 +39,28 @@ def test_labels_follow_the_residue_rule(corpus_path):
     assert task.usable(protein)
 
 
+def test_atom_pairs_and_metrics_by_hand():
+    task = BindingSiteTask(TaskConfig())
+    logits = torch.logit(torch.tensor([0.9, 0.8, 0.2, 0.1, 0.7, 0.3]))
+    target = torch.tensor([1.0, 0.0, 1.0, 0.0, 1.0, 0.0])
+    pairs = task.atom_pairs(logits, target, SimpleNamespace(num_atoms=torch.tensor([4, 2])))
+    assert [len(s) for s, _ in pairs] == [4, 2]
+    np.testing.assert_allclose(pairs[0][0], [0.9, 0.8, 0.2, 0.1], rtol=1e-6)
+    m = task.atom_metrics(pairs)
+    # protein 1: predicted {0, 1}, true {0, 2}: IoU 1/3; AUROC 3 of 4 pairs ordered. Protein 2: perfect.
+    assert m["atom_iou"] == pytest.approx((1 / 3 + 1.0) / 2)
+    assert m["atom_auroc"] == pytest.approx((0.75 + 1.0) / 2)
+    assert m["atom_pooled_iou"] == pytest.approx(2 / 4)  # predicted {0.9, 0.8, 0.7}, true {0.9, 0.2, 0.7}
+
+
 def test_finetune_and_evaluate_commands(store, tmp_path, capsys):
     run = tmp_path / "ft"
     args = ["finetune", "--task", "binding-site", "--store", str(store), "--max-steps", "6", "--out", str(run),
             "--quiet", "--set", "data.crop_residues=96", "--set", "data.batch_size=2", "--set", "task.eval_every=3"]
     assert main(args) == 0
     metrics = json.loads((run / "metrics.json").read_text())
-    for key in ("auroc", "auprc", "mcc", "f1", "iou", "precision", "recall", "pooled_auroc", "averaging"):
+    for key in ("auroc", "auprc", "mcc", "f1", "iou", "precision", "recall", "pooled_auroc", "averaging",
+                "atom_auroc", "atom_iou", "atom_pooled_iou"):
         assert key in metrics
     assert metrics["split"] == "test" and metrics["proteins"] >= 1
     assert (run / "roc_test.png").exists() and (run / "pr_test.png").exists()

@@ -14,7 +14,8 @@ from vabsnet.data.store import atomic_write_text
 from vabsnet.train.plots import save_figure
 
 DOWNSTREAM = ("auroc", "auprc", "mcc", "f1", "precision", "recall", "iou",
-              "pooled_auroc", "pooled_auprc", "pooled_mcc", "pooled_f1", "pooled_iou")
+              "pooled_auroc", "pooled_auprc", "pooled_mcc", "pooled_f1", "pooled_iou",
+              "atom_auroc", "atom_auprc", "atom_iou")
 
 
 def _stats(values: list[float]) -> tuple[float, float]:
@@ -82,7 +83,7 @@ def _fmt(mean: float, sd: float) -> str:
 
 def table(nested: dict) -> str:
     head = ("| strategy | masked-type acc. (held-out) | masked-type acc. (train, last 25%) | AUROC | AUPRC | "
-            "MCC | F1 | IoU | pooled AUROC | pooled AUPRC |")
+            "MCC | F1 | IoU | pooled AUROC | pooled AUPRC | atom AUROC |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for strategy, bs in nested["binding_site"].items():
         pre = nested["pretrain"].get(strategy)
@@ -90,7 +91,7 @@ def table(nested: dict) -> str:
                  _fmt(pre["masked_type_accuracy"], pre["masked_type_accuracy_sd"]) if pre else "—",
                  f"{pre['train_tail_masked_type_accuracy']:.3f}" if pre else "—"]
         cells += [_fmt(bs[k], bs[f"{k}_sd"]) for k in ("auroc", "auprc", "mcc", "f1", "iou",
-                                                         "pooled_auroc", "pooled_auprc")]
+                                                         "pooled_auroc", "pooled_auprc", "atom_auroc")]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -124,7 +125,8 @@ atoms); MMseqs2 clusters at 30% identity ({c['clusters']} clusters) assigned who
   (frequency of the most common type).
 - **Downstream** (binding-site, test split, {nested['binding_site']['scratch']['test_proteins']} proteins with a
   ligand of at least 6 heavy atoms): per-protein metrics then averaged over proteins; `pooled` over all test
-  residues; mean ± sd (n-1) over seeds {seeds}. `scratch` is random initialisation.
+  residues; `atom` per protein over atoms (each atom scored by its own logit; MCC, F1 and IoU at a threshold
+  of 0.5); mean ± sd (n-1) over seeds {seeds}. `scratch` is random initialisation.
 - Leakage: with `residue` masking the atoms of a masked residue stay in the input, so its type can be read
   off the atom names: held-out accuracy {pre['residue']['masked_type_accuracy']:.3f} against
   {pre['span']['masked_type_accuracy']:.3f} for `span` and {pre['residue-only']['masked_type_accuracy']:.3f}

@@ -45,6 +45,9 @@ class Task(Protocol):
 
     selection_metric: str
 
+    # Optional, for tasks with atom-level labels (binding-site): ``atom_pairs(logits, target, batch)`` gives
+    # per protein (atom scores, atom labels) and ``atom_metrics(pairs)`` their metrics, added by `evaluate`.
+
 
 def build_task(config: TaskConfig, store: Store | None = None) -> Task:
     """The task named by ``config.name``. ``task.config`` is ``config`` with what the task derived from

@@ -3,7 +3,8 @@
 Labels: a residue is positive when any of its heavy atoms lies within ``binding_cutoff`` of a kept
 ligand (at least ``min_ligand_atoms`` heavy atoms); every atom of a positive residue is positive (as in the
 reference code). Loss: binary cross-entropy over all atoms. Metrics: per protein then averaged, and pooled
-over all residues (both reported, named so).
+over all residues (both reported, named so); the same per atom, from every atom's own score, under
+``atom_`` (the paper's atom-level IoU is ``atom_iou``).
 """
 
 from __future__ import annotations
@@ -69,11 +70,25 @@ class BindingSiteTask:
     def targets(self, target: torch.Tensor, batch: Batch) -> list[np.ndarray]:
         return [t.astype(bool) for t in self._split_residues(target, batch)]
 
+    def atom_pairs(self, logits: torch.Tensor, target: torch.Tensor, batch: Batch) -> list[tuple]:
+        """Per protein of the batch: (atom scores ``[A_p]``, atom labels ``[A_p]``)."""
+        bounds = np.cumsum(batch.num_atoms.cpu().numpy())[:-1]
+        probs = np.split(torch.sigmoid(logits).detach().float().cpu().numpy(), bounds)
+        labels = np.split(target.detach().cpu().numpy().astype(bool), bounds)
+        return list(zip(probs, labels, strict=True))
+
+    def atom_metrics(self, pairs: list[tuple]) -> dict:
+        report = binary_report(pairs, self.config.threshold)
+        return {**{f"atom_{k}": v for k, v in report["per_protein_mean"].items()},
+                **{f"atom_pooled_{k}": v for k, v in report["pooled"].items()}}
+
     def metrics(self, scores: list[np.ndarray], targets: list[np.ndarray]) -> dict:
         report = binary_report(list(zip(scores, targets, strict=True)), self.config.threshold)
         flat = dict(report["per_protein_mean"])
         flat.update({f"pooled_{k}": v for k, v in report["pooled"].items()})
         return {**flat, "averaging": {"<metric>": "computed per protein, then the mean over proteins where it "
                                       "is defined (the reference code's convention)",
-                                      "pooled_<metric>": "pooled over all residues of the split"},
+                                      "pooled_<metric>": "pooled over all residues of the split",
+                                      "atom_<metric>, atom_pooled_<metric>": "the same over atoms, each atom "
+                                      "scored by its own logit (present in evaluate's metrics file)"},
                 "threshold": report["threshold"], "proteins": report["proteins"]}

@@ -71,16 +71,31 @@ def collate_labelled(items: list[tuple]) -> LabelledBatch:
     return LabelledBatch(collate([g for g, _ in items]), torch.from_numpy(np.concatenate([t for _, t in items])))
 
 
+@dataclass(frozen=True, eq=False)
+class SplitScores:
+    """A fine-tuned run's predictions on one split: per protein ``scores`` and ``targets`` (per residue for
+    residue-level tasks, ``[T]`` for protein-level ones), the chain keys, and the bound task."""
+
+    task: Task
+    scores: list[np.ndarray]
+    targets: list[np.ndarray]
+    chains: list[str]
+    atom_pairs: list[tuple] | None = None  # per protein (atom scores, atom labels), atom-level tasks only
+
+
 @torch.no_grad()
-def predict_split(model: FinetuneModel, task: Task, dataset: TaskDataset) -> tuple[list, list, list[str]]:
+def predict_split(model: FinetuneModel, task: Task, dataset: TaskDataset) -> SplitScores:
     model.eval()
-    scores, targets = [], []
+    scores, targets, atoms = [], [], []
+    atom_pairs = getattr(task, "atom_pairs", None)
     loader = DataLoader(dataset, batch_size=4, collate_fn=collate_labelled)
     for batch in loader:
         logits = task.logits(model.head, model.encoder(batch.graph), batch.graph)
         scores += task.scores(logits, batch.graph)
         targets += task.targets(batch.target, batch.graph)
-    return scores, targets, dataset.keys
+        if atom_pairs is not None:
+            atoms += atom_pairs(logits, batch.target, batch.graph)
+    return SplitScores(task, scores, targets, dataset.keys, atoms if atom_pairs is not None else None)
 
 
 def load_model(run: str | Path, store: Store | None = None) -> tuple[FinetuneModel, Config, Task]:
@@ -97,24 +112,13 @@ def load_model(run: str | Path, store: Store | None = None) -> tuple[FinetuneMod
     return model.eval(), config, task
 
 
-@dataclass(frozen=True, eq=False)
-class SplitScores:
-    """A fine-tuned run's predictions on one split: per protein ``scores`` and ``targets`` (per residue for
-    residue-level tasks, ``[T]`` for protein-level ones), the chain keys, and the bound task."""
-
-    task: Task
-    scores: list[np.ndarray]
-    targets: list[np.ndarray]
-    chains: list[str]
-
-
 def split_scores(run: str | Path, store_path: str | Path, split: str = "test") -> SplitScores:
     store = Store(store_path)
     model, config, task = load_model(run, store)
     dataset = TaskDataset(store, task.split_keys(store)[split], config, task, train=False, seed=0)
     if len(dataset) == 0:
         raise VabsnetError(f"{store_path}: no {split} chain has labels for task {task.name}")
-    return SplitScores(task, *predict_split(model, task, dataset))
+    return predict_split(model, task, dataset)
 
 
 def evaluate(run: str | Path, store_path: str | Path, split: str = "test", write: bool = True,
@@ -123,8 +127,10 @@ def evaluate(run: str | Path, store_path: str | Path, split: str = "test", write
     ``RUN/metrics[_split].json`` and the ROC/PR plots."""
     out = split_scores(run, store_path, split)
     scores, targets = out.scores, out.targets
-    result = {"task": out.task.name, "split": split, "chains": out.chains, **out.task.metrics(scores, targets),
-              **(extra or {})}
+    result = {"task": out.task.name, "split": split, "chains": out.chains, **out.task.metrics(scores, targets)}
+    if out.atom_pairs is not None:
+        result.update(out.task.atom_metrics(out.atom_pairs))  # type: ignore[attr-defined]
+    result.update(extra or {})
     if write:
         name = "metrics.json" if split == "test" else f"metrics_{split}.json"
         atomic_write_text(Path(run) / name, json.dumps(_clean(result), indent=2) + "\n")
@@ -193,8 +199,8 @@ def finetune(store_path: str | Path, run: str | Path, config: Config, *, init: s
         sched.step()
         value = ""
         if (step + 1) % config.task.eval_every == 0 or step + 1 == t.max_steps:
-            scores, targets, _ = predict_split(model, task, valid)
-            metric = task.metrics(scores, targets)[task.selection_metric]
+            pred = predict_split(model, task, valid)
+            metric = task.metrics(pred.scores, pred.targets)[task.selection_metric]
             value = f"{metric:.6g}"
             if not math.isnan(metric) and metric > state["best"]:
                 state["best"] = metric
