@@ -47,9 +47,14 @@ def pretrain_config(budget: Budget, mask: str) -> Config:
                                       "data.crop_residues": budget.crop})
 
 
+FINETUNE_LR = 1e-4  # pre-training uses tiny's 1e-3; fine-tuning at 1e-3 erases the pre-trained features
+# (measured: the spread of final residue states across a test chain fell from 0.56 to 0.025 in 80 steps)
+
+
 def finetune_config(budget: Budget, seed: int) -> Config:
     return preset("tiny").override(**{"task.name": "binding-site", "train.max_steps": budget.finetune_steps,
                                       "train.seed": seed, "task.eval_every": budget.eval_every,
+                                      "train.lr": FINETUNE_LR,
                                       "train.warmup_steps": max(1, budget.finetune_steps // 10),
                                       "data.crop_residues": budget.crop})
 
