@@ -8,6 +8,7 @@ RUN holds ``config.json`` (complete), ``encoder.safetensors``, ``last.ckpt`` (fu
 from __future__ import annotations
 
 import json
+import logging
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,6 +91,8 @@ def pretrain(store_path: str | Path, run: str | Path, config: Config, *, devices
         if progress:
             print(f"{run}: already trained for {start} steps")
         return PretrainResult(run=run, rank=0, steps=start, resumed_from=start, final={})
+    if not progress:  # quiet: no "GPU available" banners and tips either
+        logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
     module = PretrainModule(config)
     data = _Data(store, config)
     module.train_dataloader = lambda: data.loader(module.trainer)  # type: ignore[method-assign]
@@ -105,6 +108,9 @@ def pretrain(store_path: str | Path, run: str | Path, config: Config, *, devices
     )
     ckpt = run / CHECKPOINT_FILE
     with warnings.catch_warnings():
+        if not progress:
+            warnings.filterwarnings("ignore", category=DeprecationWarning)
+            warnings.filterwarnings("ignore", message=".*deprecated.*")
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         warnings.filterwarnings("ignore", message=".*restarting mid-epoch.*|.*resuming from a checkpoint.*")
         trainer.fit(module, ckpt_path=str(ckpt) if start > 0 else None, weights_only=True)
