@@ -13,6 +13,7 @@ Layout of ``STORE/``::
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from collections.abc import Iterator
@@ -40,6 +41,24 @@ def atomic_write_text(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _json_safe(obj: object) -> object:
+    """NaN -> None (JSON ``null``), through dicts and lists."""
+    if isinstance(obj, float) and math.isnan(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_json_safe(v) for v in obj]
+    return obj
+
+
+def atomic_write_json(path: Path, obj: object, indent: int = 2) -> str:
+    """Write ``obj`` as JSON (NaN as ``null``) with :func:`atomic_write_text`; returns the text written."""
+    text = json.dumps(_json_safe(obj), indent=indent) + "\n"
+    atomic_write_text(path, text)
+    return text
 
 
 def open_env(path: Path, *, write: bool) -> lmdb.Environment:

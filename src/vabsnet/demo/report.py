@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vabsnet.data.store import atomic_write_text
+from vabsnet.data.store import atomic_write_json, atomic_write_text
 from vabsnet.train.plots import save_figure
 
 DOWNSTREAM = ("auroc", "auprc", "mcc", "f1", "precision", "recall", "iou",
@@ -67,16 +67,6 @@ def _flat(nested: dict, prefix: str = "") -> dict:
     return out
 
 
-def _clean(obj: object) -> object:
-    if isinstance(obj, float) and math.isnan(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_clean(v) for v in obj]
-    return obj
-
-
 def _fmt(mean: float, sd: float) -> str:
     return "n/a" if mean is None or math.isnan(mean) else f"{mean:.3f} ± {sd:.3f}"
 
@@ -98,8 +88,7 @@ def table(nested: dict) -> str:
 
 def write_report(out: Path, info: dict, pretrain: dict[str, dict], finetune: dict[str, dict[int, dict]]) -> dict:
     nested = aggregate(out, pretrain, finetune)
-    text = json.dumps(_clean({"info": info, **nested, **_flat(nested)}), indent=1) + "\n"
-    atomic_write_text(out / "metrics.json", text)
+    text = atomic_write_json(out / "metrics.json", {"info": info, **nested, **_flat(nested)}, indent=1)
     metrics = json.loads(text)  # what the file holds: NaN as null, tuples as lists
     plot_losses(out, list(pretrain), list(finetune), info["seeds"])
     plot_accuracy(out, nested)

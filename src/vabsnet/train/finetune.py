@@ -8,7 +8,6 @@ Trains on the store's train split (records the task can label), evaluates on val
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -20,7 +19,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from vabsnet.config import Config
 from vabsnet.data.batch import Batch, collate
-from vabsnet.data.store import Store, atomic_write_text
+from vabsnet.data.store import Store, atomic_write_json, atomic_write_text
 from vabsnet.errors import VabsnetError
 from vabsnet.features.featurize import crop_window, featurize
 from vabsnet.model import VabsEncoder
@@ -133,19 +132,9 @@ def evaluate(run: str | Path, store_path: str | Path, split: str = "test", write
     result.update(extra or {})
     if write:
         name = "metrics.json" if split == "test" else f"metrics_{split}.json"
-        atomic_write_text(Path(run) / name, json.dumps(_clean(result), indent=2) + "\n")
+        atomic_write_json(Path(run) / name, result, indent=2)
         plot_roc_pr(np.concatenate(scores), np.concatenate(targets).astype(bool), Path(run), split)
     return result
-
-
-def _clean(obj: object) -> object:
-    if isinstance(obj, float) and math.isnan(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_clean(v) for v in obj]
-    return obj
 
 
 def finetune(store_path: str | Path, run: str | Path, config: Config, *, init: str | Path | None = None,
