@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from vabsnet.corpus import entry
+from vabsnet.corpus import entries, entry
+from vabsnet.data.prepare import prepare
+from vabsnet.data.splits import split_store
 
 DATA = Path(__file__).parent / "data"
 
@@ -15,3 +17,18 @@ DATA = Path(__file__).parent / "data"
 def corpus_path():
     """``corpus_path("1AFS")`` -> path of a bundled structure file."""
     return lambda entry_id: entry(entry_id).path
+
+
+@pytest.fixture(scope="session")
+def make_store(tmp_path_factory):
+    """``make_store(name, entry_ids, fractions)`` -> a prepared store of those bundled entries, split at 30%
+    identity into train/valid/test with ``fractions`` (seed 0)."""
+
+    def make(name: str, entry_ids: list[str], fractions: tuple[float, float, float]) -> Path:
+        path = tmp_path_factory.mktemp(name) / "store"
+        by_id = {e.id: e for e in entries()}
+        prepare([by_id[i].path for i in entry_ids], path, progress=False)
+        split_store(path, identity=0.3, fractions=fractions, seed=0)
+        return path
+
+    return make

@@ -12,8 +12,6 @@ import torch
 from vabsnet.cli import main
 from vabsnet.config import TaskConfig
 from vabsnet.corpus import entries
-from vabsnet.data.prepare import prepare
-from vabsnet.data.splits import split_store
 from vabsnet.structure import load_structure
 from vabsnet.structure.labels import binding_site_labels
 from vabsnet.tasks import BindingSiteTask
@@ -22,12 +20,8 @@ LIGAND_ENTRIES = ["1AFS", "1hvr", "19hc", "1a28", "7ZTL_BCN_protein", "4CUP", "1
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    path = tmp_path_factory.mktemp("bs") / "store"
-    by_id = {e.id: e for e in entries()}
-    prepare([by_id[i].path for i in LIGAND_ENTRIES], path, progress=False)
-    split_store(path, identity=0.3, fractions=(0.5, 0.25, 0.25), seed=0)
-    return path
+def store(make_store):
+    return make_store("bs", LIGAND_ENTRIES, (0.5, 0.25, 0.25))
 
 
 def test_labels_follow_the_residue_rule(corpus_path):

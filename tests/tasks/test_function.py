@@ -16,9 +16,6 @@ import torch.nn.functional as F
 
 from vabsnet.cli import main
 from vabsnet.config import Config, TaskConfig
-from vabsnet.corpus import entries
-from vabsnet.data.prepare import prepare
-from vabsnet.data.splits import split_store
 from vabsnet.data.store import Store
 from vabsnet.errors import VabsnetError
 from vabsnet.tasks import annotations as ann
@@ -57,12 +54,8 @@ def write_deepfri(folder, with_lists: bool = True) -> None:
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    path = tmp_path_factory.mktemp("fn") / "store"
-    by_id = {e.id: e for e in entries()}
-    prepare([by_id[i].path for i in ENTRIES], path, progress=False)
-    split_store(path, identity=0.3, fractions=(0.6, 0.2, 0.2), seed=0)
-    return path
+def store(make_store):
+    return make_store("fn", ENTRIES, (0.6, 0.2, 0.2))
 
 
 def test_deepfri_ids():

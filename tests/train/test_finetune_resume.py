@@ -7,9 +7,6 @@ import json
 import pytest
 
 from vabsnet.config import preset
-from vabsnet.corpus import entries
-from vabsnet.data.prepare import prepare
-from vabsnet.data.splits import split_store
 from vabsnet.errors import VabsnetError
 from vabsnet.train import finetune as ft
 
@@ -17,12 +14,8 @@ ENTRIES = ["1AFS", "19hc", "1a28", "4CUP", "1FKI", "1hvr"]
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    path = tmp_path_factory.mktemp("resume") / "store"
-    by_id = {e.id: e for e in entries()}
-    prepare([by_id[i].path for i in ENTRIES], path, progress=False)
-    split_store(path, identity=0.3, fractions=(0.5, 0.25, 0.25), seed=0)
-    return path
+def store(make_store):
+    return make_store("resume", ENTRIES, (0.5, 0.25, 0.25))
 
 
 def test_killed_finetune_resumes_to_the_same_result(store, tmp_path, monkeypatch):
