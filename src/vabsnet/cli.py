@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from vabsnet import __version__
+from vabsnet.constants import MAX_CHAIN_RESIDUES
 from vabsnet.errors import VabsnetError
 
 
@@ -129,6 +130,11 @@ def _demo(args: argparse.Namespace) -> int:
 TASK_NAMES = ["binding-site", "ec", "go-mf", "go-bp", "go-cc"]  # vabsnet.tasks.TASKS (not imported: fast --help)
 
 
+def _add_max_chain_residues(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--max-chain-residues", type=int, default=MAX_CHAIN_RESIDUES,
+                   help="a file with a longer chain is skipped with that reason")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vabsnet", description="Bi-level protein representation learning.")
     parser.add_argument("--version", action="version", version=f"vabsnet {__version__}")
@@ -149,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--chains-per-entry", choices=["all", "first"], default="all")
     p.add_argument("--min-residues", type=int, default=1)
-    p.add_argument("--max-chain-residues", type=int, default=10_000)
+    _add_max_chain_residues(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_prepare)
 
@@ -202,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", required=True, help="the fine-tuned run directory (RUN2)")
     p.add_argument("inputs", nargs="+")
     p.add_argument("--out", required=True)
-    p.add_argument("--max-chain-residues", type=int, default=10_000, help="longer chains: the file is skipped")
+    _add_max_chain_residues(p)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_predict)
 
@@ -211,7 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="+", help="files, directories, list files (.txt), or 'bundled'")
     p.add_argument("--out", required=True)
     p.add_argument("--format", choices=["pt", "h5"], default="pt")
-    p.add_argument("--max-chain-residues", type=int, default=10_000, help="longer chains: the file is skipped")
+    _add_max_chain_residues(p)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_embed)
     return parser

@@ -7,6 +7,9 @@ names of the atom37 layout.
 
 from __future__ import annotations
 
+# Chains longer than this are refused by prepare/embed/predict (the file is skipped with that reason).
+MAX_CHAIN_RESIDUES = 10_000
+
 # ---- residues -------------------------------------------------------------------------------------------
 RESTYPES: tuple[str, ...] = tuple("ARNDCQEGHILKMFPSTWYV")
 RESTYPE_X = 20  # unknown amino acid

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from vabsnet.constants import ATOM37
+from vabsnet.constants import ATOM37, MAX_CHAIN_RESIDUES
 from vabsnet.data.batch import collate
 from vabsnet.data.prepare import expand_inputs
 from vabsnet.data.store import atomic_write_text
@@ -85,7 +85,7 @@ def _safe(name: str) -> str:
 
 def embed_files(checkpoint: str | Path, inputs: Sequence[str | Path], out: str | Path, *,
                 fmt: Literal["pt", "h5"] = "pt", progress: bool = True,
-                max_chain_residues: int = 10_000) -> EmbedSummary:
+                max_chain_residues: int = MAX_CHAIN_RESIDUES) -> EmbedSummary:
     encoder, config = load_encoder(checkpoint)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

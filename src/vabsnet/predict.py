@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from vabsnet.constants import RESTYPE_1TO3, RESTYPES
+from vabsnet.constants import MAX_CHAIN_RESIDUES, RESTYPE_1TO3, RESTYPES
 from vabsnet.data.batch import collate
 from vabsnet.data.prepare import expand_inputs
 from vabsnet.data.store import atomic_write_text
@@ -39,7 +39,7 @@ class PredictSummary:
 
 @torch.no_grad()
 def predict_binding_sites(run: str | Path, inputs: Sequence[str | Path], out: str | Path,
-                          progress: bool = True, max_chain_residues: int = 10_000) -> PredictSummary:
+                          progress: bool = True, max_chain_residues: int = MAX_CHAIN_RESIDUES) -> PredictSummary:
     model, config, task = load_model(run)
     if task.name != "binding-site":
         raise VabsnetError(f"{run}: a {task.name} model, not a binding-site model")

@@ -14,6 +14,7 @@ from typing import Literal
 
 from tqdm import tqdm
 
+from vabsnet.constants import MAX_CHAIN_RESIDUES
 from vabsnet.data.records import SCHEMA_VERSION, ChainRecord, decode_arrays, encode_record
 from vabsnet.data.store import DONE, META, REC, atomic_write_text, open_env, release_env
 from vabsnet.errors import StoreError, failure_reason
@@ -30,7 +31,7 @@ class PrepareOptions:
 
     chains_per_entry: ChainsPerEntry = "all"
     min_residues: int = 1
-    max_chain_residues: int = 10_000
+    max_chain_residues: int = MAX_CHAIN_RESIDUES
     schema_version: int = SCHEMA_VERSION
 
 
@@ -106,9 +107,8 @@ def process_input(item: InputItem, options: PrepareOptions) -> tuple[list[tuple[
     """Load one file and encode its chains: ``([(key, bytes, residues, atoms)], failure reason)``."""
     try:
         protein = load_structure(item.path, chains=item.chains)
-        pairs = split_chains(protein, options.max_chain_residues)
-        if options.chains_per_entry == "first":
-            pairs = pairs[:1]
+        first = options.chains_per_entry == "first"
+        pairs = split_chains(protein, options.max_chain_residues, chains=protein.chains[:1] if first else None)
         out = []
         for chain, sub in pairs:
             if sub.num_residues < options.min_residues:

@@ -44,13 +44,15 @@ def concatenate(proteins: Sequence[Protein], name: str, spacing: float = 0.0) ->
     )
 
 
-def split_chains(protein: Protein, max_residues: int | None = None) -> list[tuple[str, Protein]]:
-    """``(chain id, single-chain record)`` for every chain; a chain over ``max_residues`` is an error
-    naming it (batch jobs skip the file with that reason instead of running out of memory)."""
+def split_chains(protein: Protein, max_residues: int | None = None,
+                 chains: Sequence[str] | None = None) -> list[tuple[str, Protein]]:
+    """``(chain id, single-chain record)`` for ``chains`` (default: every chain); a chain over
+    ``max_residues`` is an error naming it, raised before any chain is returned (batch jobs skip the file
+    with that reason instead of running out of memory)."""
     from vabsnet.errors import StructureError
 
     out = []
-    for chain in protein.chains:
+    for chain in protein.chains if chains is None else chains:
         sub = protein.select_chain(chain)
         if max_residues is not None and sub.num_residues > max_residues:
             raise StructureError(protein.source or protein.name, f"chain {chain!r} has {sub.num_residues} "
