@@ -24,3 +24,10 @@ def test_errors_exit_2_with_a_message(tmp_path, capsys):
 def test_console_entry_point_runs():
     proc = subprocess.run([sys.executable, "-m", "vabsnet.cli", "--version"], capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stdout.startswith("vabsnet ")
+
+
+def test_task_choices_match_the_registry():
+    from vabsnet.cli import TASK_NAMES
+    from vabsnet.tasks import TASKS
+
+    assert sorted(TASK_NAMES) == sorted(TASKS)
