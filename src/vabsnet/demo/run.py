@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from vabsnet.config import Config, preset
-from vabsnet.data.store import atomic_write_text
+from vabsnet.data.store import atomic_write_json
 
 STRATEGIES = ("span", "residue", "residue-only", "scratch")
 PRETRAINED = STRATEGIES[:3]
@@ -75,7 +75,7 @@ class _Stages:
 
     def end(self, name: str, t0: float) -> None:
         self.seconds[name] = round(self.seconds.get(name, 0.0) + time.monotonic() - t0, 1)
-        atomic_write_text(self.path, json.dumps(self.seconds, indent=1) + "\n")
+        atomic_write_json(self.path, self.seconds, indent=1)
 
     def total_seconds(self) -> float:
         return round(sum(self.seconds.values()), 1)
@@ -88,8 +88,9 @@ def run_demo(out: str | Path = "runs/demo", budget: str | Budget = "small", *, p
     from vabsnet.data.prepare import prepare
     from vabsnet.data.splits import split_store
     from vabsnet.demo.report import write_report
-    from vabsnet.train.finetune import finetune
-    from vabsnet.train.pretrain import heldout_type_accuracy, pretrain, set_threads
+    from vabsnet.train.checkpoint import ENCODER_FILE
+    from vabsnet.train.finetune import MODEL_FILE, finetune
+    from vabsnet.train.pretrain import pretrain, set_threads
 
     if isinstance(budget, Budget):
         b, budget = budget, "custom"
@@ -120,27 +121,26 @@ def run_demo(out: str | Path = "runs/demo", budget: str | Budget = "small", *, p
         pretrain(corpus, run, pretrain_config(b, mask), progress=progress)
         stages.end(f"pretrain {mask}", t0)
         t0 = stages.start(f"held-out masked residue-type accuracy, mask={mask}")
-        pretrain_results[mask] = _heldout(run, corpus, b, heldout_type_accuracy)
+        pretrain_results[mask] = _heldout(run, corpus, b)
         stages.end(f"heldout {mask}", t0)
 
     finetune_results: dict[str, dict[int, dict]] = {s: {} for s in STRATEGIES}
     for strategy in STRATEGIES:
-        init = None if strategy == "scratch" else out / f"pretrain-{strategy}" / "encoder.safetensors"
+        init = None if strategy == "scratch" else out / f"pretrain-{strategy}" / ENCODER_FILE
         for seed in b.seeds:
             run = out / f"finetune-{strategy}-seed{seed}"
             t0 = stages.start(f"fine-tune binding-site from {strategy}, seed {seed}, {b.finetune_steps} steps")
-            if (run / "metrics.json").exists() and (run / "model.safetensors").exists():
+            if (run / "metrics.json").exists() and (run / MODEL_FILE).exists():
                 result = json.loads((run / "metrics.json").read_text())
             else:
                 result = finetune(corpus, run, finetune_config(b, seed), init=init, progress=progress)
             finetune_results[strategy][seed] = result
             stages.end(f"finetune {strategy} seed {seed}", t0)
 
-    t0 = stages.start("report")
+    stages.start("report")  # not timed: the times go into the report
     info = {"budget": budget, **asdict(b), "corpus": {"chains": prep.chains, "residues": prep.residues,
                                                       "atoms": prep.atoms, "split": split["counts"],
                                                       "clusters": split["num_clusters"]}}
-    stages.end("report", t0)
     info["seconds"] = {**stages.seconds, "total": stages.total_seconds()}
     metrics = write_report(out, info, pretrain_results, finetune_results)
     if progress:
@@ -148,16 +148,18 @@ def run_demo(out: str | Path = "runs/demo", budget: str | Budget = "small", *, p
     return metrics
 
 
-def _heldout(run: Path, corpus: Path, b: Budget, measure: object) -> dict:
+def _heldout(run: Path, corpus: Path, b: Budget) -> dict:
     """Held-out accuracy over ``b.mask_draws`` mask draws, cached in ``RUN/heldout.json``."""
+    from vabsnet.train.pretrain import heldout_type_accuracy
+
     cache = run / "heldout.json"
     if cache.exists():
         saved = json.loads(cache.read_text())
         if saved.get("mask_draws") == b.mask_draws:
             return saved
-    draws = [measure(run, corpus, "test", seed=s) for s in range(b.mask_draws)]  # type: ignore[operator]
+    draws = [heldout_type_accuracy(run, corpus, "test", seed=s) for s in range(b.mask_draws)]
     result = {"mask_draws": b.mask_draws, "split": "test", "chains": draws[0]["chains"],
               "masked_residues": [d["masked_residues"] for d in draws],
               "masked_type_accuracy": [d["masked_type_accuracy"] for d in draws]}
-    atomic_write_text(cache, json.dumps(result, indent=1) + "\n")
+    atomic_write_json(cache, result, indent=1)
     return result
