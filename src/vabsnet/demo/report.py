@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from vabsnet.data.store import atomic_write_json, atomic_write_text
-from vabsnet.train.plots import save_figure
+from vabsnet.train.plots import pyplot, roc_points, save_figure
 
 DOWNSTREAM = ("auroc", "auprc", "mcc", "f1", "precision", "recall", "iou",
               "pooled_auroc", "pooled_auprc", "pooled_mcc", "pooled_f1", "pooled_iou",
@@ -132,15 +132,6 @@ Time (summed over stages, and over invocations when resumed): {info['seconds']['
     return metrics
 
 
-def _plt():  # noqa: ANN202
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def _running_mean(values: np.ndarray, parts: int = 20) -> tuple[np.ndarray, np.ndarray]:
     """(steps, smoothed): a running mean over ``len(values) / parts`` steps."""
     width = max(1, len(values) // parts)
@@ -148,7 +139,7 @@ def _running_mean(values: np.ndarray, parts: int = 20) -> tuple[np.ndarray, np.n
 
 
 def plot_losses(out: Path, masks: list[str], strategies: list[str], seeds: list[int]) -> None:
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
     for mask in masks:
         rows = _rows(out / f"pretrain-{mask}" / "metrics.csv")
@@ -172,7 +163,7 @@ def plot_losses(out: Path, masks: list[str], strategies: list[str], seeds: list[
 
 
 def plot_accuracy(out: Path, nested: dict) -> None:
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     masks = list(nested["pretrain"])
     means = [nested["pretrain"][m]["masked_type_accuracy"] for m in masks]
@@ -193,15 +184,14 @@ def plot_roc(out: Path, finetune: dict[str, dict[int, dict]]) -> None:
     """Pooled test ROC per strategy, one curve per seed."""
     from vabsnet.train.finetune import split_scores
 
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5, 4.5))
     for i, (strategy, by_seed) in enumerate(finetune.items()):
         for j, seed in enumerate(sorted(by_seed)):
             pred = split_scores(out / f"finetune-{strategy}-seed{seed}", out / "corpus", "test")
             scores, labels = np.concatenate(pred.scores), np.concatenate(pred.targets).astype(bool)
-            order = np.argsort(-scores, kind="mergesort")
-            tp, fp = np.cumsum(labels[order]), np.cumsum(~labels[order])
-            ax.plot(fp / max(fp[-1], 1), tp / max(tp[-1], 1), color=f"C{i}", lw=1, alpha=0.8,
+            fpr, tpr, _ = roc_points(scores, labels)
+            ax.plot(fpr, tpr, color=f"C{i}", lw=1, alpha=0.8,
                     label=f"{strategy} ({len(by_seed)} seeds)" if j == 0 else None)
     ax.plot([0, 1], [0, 1], "k--", lw=0.5)
     ax.set(xlabel="false positive rate", ylabel="true positive rate", title="binding sites, test residues pooled")

@@ -9,11 +9,26 @@ from pathlib import Path
 import numpy as np
 
 
-def plot_pretrain_curves(metrics_csv: Path, out_png: Path, title: str = "") -> None:
+def pyplot():  # noqa: ANN201
+    """``matplotlib.pyplot`` on the headless Agg backend (imported on first use: slow to import)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    return plt
+
+
+def roc_points(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(fpr, tpr, tp)`` at every cut of the scores sorted high to low (stable for ties); ``tp`` is the
+    running count of positives, for precision-recall curves."""
+    order = np.argsort(-scores, kind="mergesort")
+    tp, fp = np.cumsum(labels[order]), np.cumsum(~labels[order])
+    return fp / max(fp[-1], 1), tp / max(tp[-1], 1), tp
+
+
+def plot_pretrain_curves(metrics_csv: Path, out_png: Path, title: str = "") -> None:
+    plt = pyplot()
 
     with metrics_csv.open() as fh:
         rows = list(csv.DictReader(fh))
@@ -48,22 +63,18 @@ def save_figure(fig: object, path: Path) -> None:
 
 def plot_roc_pr(scores: np.ndarray, labels: np.ndarray, run: Path, split: str) -> None:
     """``roc_<split>.png`` and ``pr_<split>.png`` of pooled scores against boolean labels."""
-    import matplotlib
+    plt = pyplot()
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    order = np.argsort(-scores, kind="mergesort")
-    tp, fp = np.cumsum(labels[order]), np.cumsum(~labels[order])
+    fpr, tpr, tp = roc_points(scores, labels)
     for kind in ("roc", "pr"):
         fig, ax = plt.subplots(figsize=(4.5, 4))
         if kind == "roc":
-            ax.plot(fp / max(fp[-1], 1), tp / max(tp[-1], 1))
+            ax.plot(fpr, tpr)
             ax.plot([0, 1], [0, 1], "k--", lw=0.5)
             ax.set_xlabel("false positive rate")
             ax.set_ylabel("true positive rate")
         else:
-            ax.plot(tp / max(tp[-1], 1), tp / np.arange(1, len(scores) + 1))
+            ax.plot(tpr, tp / np.arange(1, len(scores) + 1))
             ax.set_xlabel("recall")
             ax.set_ylabel("precision")
         ax.set_title(f"{split}: residues pooled")
