@@ -24,7 +24,7 @@ from vabsnet.model import VabsEncoder
 from vabsnet.structure import load_structure
 from vabsnet.tasks.base import build_task
 from vabsnet.train.checkpoint import CONFIG_FILE, save_encoder, save_weights
-from vabsnet.train.finetune import MODEL_FILE, FinetuneModel
+from vabsnet.train.evaluate import MODEL_FILE, FinetuneModel
 
 ROOT = Path(__file__).resolve().parents[1]
 BAD = ROOT / "tests" / "data" / "bad"

@@ -8,8 +8,9 @@ import sys
 from collections.abc import Sequence
 
 from vabsnet import __version__
-from vabsnet.constants import MAX_CHAIN_RESIDUES
+from vabsnet.constants import ATOM_BUDGET, MAX_CHAIN_RESIDUES
 from vabsnet.errors import VabsnetError
+from vabsnet.tasks import TASKS
 
 
 def _prepare(args: argparse.Namespace) -> int:
@@ -48,11 +49,18 @@ def _parse_overrides(items: list[str]) -> dict[str, object]:
     return out
 
 
-def _config(args: argparse.Namespace, **fixed: object) -> object:
+def _config(args: argparse.Namespace, **flags: object) -> object:
+    """The preset, then the flags that were given (None = not given), then ``--set``; a key given both by
+    a flag and by ``--set`` is an error rather than a guess."""
     from vabsnet.config import preset
 
+    sets = _parse_overrides(args.set or [])
+    given = {k: v for k, v in flags.items() if v is not None}
+    clash = sorted(set(given) & set(sets))
+    if clash:
+        raise VabsnetError(f"{', '.join(clash)}: given both by a flag and by --set; use one")
     try:
-        return preset(args.preset).override(**fixed, **_parse_overrides(args.set or []))
+        return preset(args.preset).override(**given, **sets)
     except (KeyError, ValueError, TypeError) as exc:
         raise VabsnetError(f"bad configuration: {exc}") from None
 
@@ -61,11 +69,10 @@ def _pretrain(args: argparse.Namespace) -> int:
     from vabsnet.train.pretrain import pretrain, set_threads
 
     set_threads()
-    fixed = {"pretrain.mask": args.mask, "train.seed": args.seed, "train.precision": args.precision}
-    if args.max_steps is not None:
-        fixed["train.max_steps"] = args.max_steps
-    config = _config(args, **fixed)
-    result = pretrain(args.store, args.out, config, devices=args.devices, progress=not args.quiet)  # type: ignore[arg-type]
+    config = _config(args, **{"pretrain.mask": args.mask, "train.seed": args.seed,
+                              "train.precision": args.precision, "train.max_steps": args.max_steps})
+    result = pretrain(args.store, args.out, config, devices=args.devices, accelerator=args.accelerator,  # type: ignore[arg-type]
+                      progress=not args.quiet)
     if result.final and result.rank == 0:
         print(f"{args.out}: {result.steps} steps (resumed from {result.resumed_from}); last step: "
               + ", ".join(f"{k} {v:.3f}" for k, v in result.final.items()))
@@ -80,31 +87,34 @@ def _headline(result: dict) -> str:
 
 def _finetune(args: argparse.Namespace) -> int:
     from vabsnet.train.finetune import finetune
+    from vabsnet.train.pretrain import set_threads
 
-    fixed: dict[str, object] = {"task.name": args.task, "train.seed": args.seed,
-                                "task.freeze_encoder": args.freeze_encoder, "task.labels": args.labels or "",
-                                "task.test_cutoff": args.test_cutoff}
-    if args.max_steps is not None:
-        fixed["train.max_steps"] = args.max_steps
-    config = _config(args, **fixed)
-    result = finetune(args.store, args.out, config, init=args.init, progress=not args.quiet)  # type: ignore[arg-type]
-    print(f"{args.out}/metrics.json (test, {result['proteins']} proteins): {_headline(result)}")
+    set_threads()
+    config = _config(args, **{"task.name": args.task, "train.seed": args.seed,
+                              "task.freeze_encoder": True if args.freeze_encoder else None,
+                              "task.labels": args.labels, "task.test_cutoff": args.test_cutoff,
+                              "train.precision": args.precision, "train.max_steps": args.max_steps})
+    result = finetune(args.store, args.out, config, init=args.init, devices=args.devices,  # type: ignore[arg-type]
+                      accelerator=args.accelerator, progress=not args.quiet)
+    if result:  # rank 0
+        print(f"{args.out}/metrics.json (test, {result['proteins']} proteins): {_headline(result)}")
     return 0
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from vabsnet.train.finetune import evaluate
+    from vabsnet.train.evaluate import evaluate
 
-    result = evaluate(args.run, args.store, args.split)
+    result = evaluate(args.run, args.store, args.split, device=args.device, precision=args.precision)
     print(f"{args.run} on {args.split}: {_headline(result)}")
     return 0
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from vabsnet.predict import predict_binding_sites
+    from vabsnet.predict import predict_files
 
-    summary = predict_binding_sites(args.checkpoint, args.inputs, args.out, progress=not args.quiet,
-                                    max_chain_residues=args.max_chain_residues)
+    summary = predict_files(args.task, args.checkpoint, args.inputs, args.out, progress=not args.quiet,
+                            max_chain_residues=args.max_chain_residues, device=args.device,
+                            precision=args.precision, atom_budget=args.atom_budget)
     print(f"{args.out}: {summary.chains} chains from {summary.files} files; {summary.failures} failures "
           f"(see {args.out}/failures.jsonl)")
     return 0
@@ -114,7 +124,8 @@ def _embed(args: argparse.Namespace) -> int:
     from vabsnet.embed import embed_files
 
     summary = embed_files(args.checkpoint, args.inputs, args.out, fmt=args.format, progress=not args.quiet,
-                          max_chain_residues=args.max_chain_residues)
+                          max_chain_residues=args.max_chain_residues, device=args.device,
+                          precision=args.precision, atom_budget=args.atom_budget)
     print(f"{args.out}: {summary.chains} chains from {summary.files} files; {summary.failures} failures "
           f"(see {args.out}/failures.jsonl)")
     return 0
@@ -127,7 +138,22 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
-TASK_NAMES = ["binding-site", "ec", "go-mf", "go-bp", "go-cc"]  # vabsnet.tasks.TASKS (not imported: fast --help)
+def _add_training(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--devices", type=int, default=1, help="processes (DDP: gloo on CPU, NCCL on GPUs)")
+    p.add_argument("--accelerator", default="auto", choices=["auto", "cpu", "cuda", "gpu"])
+    p.add_argument("--precision", choices=["32", "bf16-mixed"], help="default: the preset's train.precision")
+    p.add_argument("--max-steps", type=int)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--preset", default="tiny", help="tiny | base | paper")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="config override, e.g. --set data.crop_residues=128 (repeatable)")
+    p.add_argument("--quiet", action="store_true")
+
+
+def _add_inference(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default="auto", help="auto (CUDA when available) | cpu | cuda[:N]")
+    p.add_argument("--precision", choices=["32", "bf16-mixed"], default="32")
+    p.add_argument("--atom-budget", type=int, default=ATOM_BUDGET, help="atoms per batch of chains")
 
 
 def _add_max_chain_residues(p: argparse.ArgumentParser) -> None:
@@ -168,47 +194,38 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("pretrain", help="pre-train an encoder (SMPC span masking or an ablation); resumable")
     p.add_argument("--store", required=True)
-    p.add_argument("--preset", default="tiny", help="tiny | base | paper")
-    p.add_argument("--mask", choices=["span", "residue", "residue-only"], default="span")
-    p.add_argument("--max-steps", type=int)
+    p.add_argument("--mask", choices=["span", "residue", "residue-only"], help="default: span (SMPC)")
     p.add_argument("--out", required=True, help="run directory")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--devices", type=int, default=1, help="processes (DDP: gloo on CPU, NCCL on GPUs)")
-    p.add_argument("--precision", choices=["32", "bf16-mixed"], default="32")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE",
-                   help="config override, e.g. --set data.crop_residues=128 (repeatable)")
-    p.add_argument("--quiet", action="store_true")
+    _add_training(p)
     p.set_defaults(func=_pretrain)
 
     p = sub.add_parser("finetune", help="train a task head (binding-site, ec, go-*) on a store's splits")
-    p.add_argument("--task", default="binding-site", choices=TASK_NAMES)
+    p.add_argument("--task", default="binding-site", choices=sorted(TASKS))
     p.add_argument("--labels", help="DeepFRI/TorchDrug folder (nrPDB-EC_annot.tsv / nrPDB-GO_annot.tsv, split "
                    "lists, test CSV); without it, ec uses the EC numbers in the structure headers")
-    p.add_argument("--test-cutoff", type=float, default=0.95, choices=[0.3, 0.4, 0.5, 0.7, 0.95],
+    p.add_argument("--test-cutoff", type=float, choices=[0.3, 0.4, 0.5, 0.7, 0.95],
                    help="DeepFRI test chains kept below this identity to train")
     p.add_argument("--store", required=True)
     p.add_argument("--init", help="pre-trained RUN/encoder.safetensors (random initialisation when absent)")
     p.add_argument("--freeze-encoder", action="store_true")
-    p.add_argument("--preset", default="tiny")
-    p.add_argument("--max-steps", type=int)
     p.add_argument("--out", required=True)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--set", action="append", metavar="KEY=VALUE")
-    p.add_argument("--quiet", action="store_true")
+    _add_training(p)
     p.set_defaults(func=_finetune)
 
     p = sub.add_parser("evaluate", help="metrics of a fine-tuned run on a split")
     p.add_argument("--run", required=True)
     p.add_argument("--store", required=True)
     p.add_argument("--split", default="test", choices=["train", "valid", "test"])
+    _add_inference(p)
     p.set_defaults(func=_evaluate)
 
     p = sub.add_parser("predict", help="predictions of a fine-tuned model")
-    p.add_argument("what", choices=["binding-site"])
-    p.add_argument("--checkpoint", required=True, help="the fine-tuned run directory (RUN2)")
+    p.add_argument("task", choices=sorted(TASKS))
+    p.add_argument("--checkpoint", required=True, help="the fine-tuned run directory")
     p.add_argument("inputs", nargs="+")
     p.add_argument("--out", required=True)
     _add_max_chain_residues(p)
+    _add_inference(p)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_predict)
 
@@ -218,6 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.add_argument("--format", choices=["pt", "h5"], default="pt")
     _add_max_chain_residues(p)
+    _add_inference(p)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_embed)
     return parser

@@ -14,7 +14,7 @@ import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
 
 T = TypeVar("T")
 
@@ -39,8 +39,11 @@ class EncoderConfig:
     dropout: float = 0.0
     attn_dropout: float = 0.0
     drop_path: float = 0.0  # largest per-layer drop-path rate (linear ramp from 0)
-    attention: Literal["gather", "reference"] = "gather"
-    chunk_nodes: int = 16384  # attention queries per chunk: bounds memory on huge proteins
+    # sparse attention kernel (all compute the same function; see vabsnet.model.attention):
+    # auto = fused on CUDA when Triton is installed, else gather
+    attention: Literal["auto", "fused", "gather", "reference"] = "auto"
+    chunk_nodes: int = 16384  # attention queries per chunk (gather path): bounds memory on huge proteins
+    checkpoint: bool = False  # activation checkpointing per block: recompute in backward, less memory
 
     def validate(self) -> None:
         if self.dim % self.heads:
@@ -56,7 +59,7 @@ class EncoderConfig:
 class DataConfig:
     crop_residues: int = 256  # contiguous window; random in training, first window in evaluation
     batch_size: int = 4
-    num_workers: int = 0
+    num_workers: int = -1  # DataLoader worker processes; -1 = auto (0 on CPU, enough to feed a GPU)
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,8 @@ class TaskConfig:
             raise ValueError("task.test_cutoff must be one of 0.3, 0.4, 0.5, 0.7, 0.95 (DeepFRI test CSV)")
         if not 1 <= self.ec_level <= 4:
             raise ValueError("task.ec_level must be in 1..4")
+        if self.eval_every < 1:
+            raise ValueError("task.eval_every must be >= 1 (optimizer steps between validation passes)")
 
 
 @dataclass(frozen=True)
@@ -162,8 +167,32 @@ class Config:
         return Config.from_dict(data)
 
 
+def _checked(owner: str, name: str, hint: object, value: Any) -> Any:
+    """``value`` as the field's type: Literal values must be one of the choices (``32`` from JSON is the
+    choice ``"32"``), numbers must be numbers, flags must be booleans."""
+    where = f"{owner}.{name}={value!r}"
+    if get_origin(hint) is Literal:
+        choices = get_args(hint)
+        if value not in choices and str(value) in choices:
+            value = str(value)
+        if value not in choices:
+            raise ValueError(f"{where}: must be one of {list(choices)}")
+    elif hint is bool and not isinstance(value, bool):
+        raise ValueError(f"{where}: must be true or false")
+    elif hint is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ValueError(f"{where}: must be an integer")
+    elif hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"{where}: must be a number")
+        value = float(value)
+    elif hint is str and not isinstance(value, str):
+        raise ValueError(f"{where}: must be a string")
+    return value
+
+
 def _build(cls: type[T], data: dict[str, Any]) -> T:
     fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    hints = get_type_hints(cls)
     unknown = set(data) - set(fields)
     if unknown:
         raise KeyError(f"unknown {cls.__name__} keys: {sorted(unknown)}")
@@ -172,6 +201,8 @@ def _build(cls: type[T], data: dict[str, Any]) -> T:
         sub = fields[name].default_factory if fields[name].default_factory is not dataclasses.MISSING else None
         if isinstance(value, dict) and sub is not None and dataclasses.is_dataclass(sub):
             value = _build(sub, value)  # type: ignore[arg-type]
+        else:
+            value = _checked(cls.__name__, name, hints[name], value)
         kwargs[name] = value
     return cls(**kwargs)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 # Chains longer than this are refused by prepare/embed/predict (the file is skipped with that reason).
 MAX_CHAIN_RESIDUES = 10_000
+ATOM_BUDGET = 20_000  # atoms per inference batch (embed, predict, evaluate): a few hundred MB on a GPU
 
 # ---- residues -------------------------------------------------------------------------------------------
 RESTYPES: tuple[str, ...] = tuple("ARNDCQEGHILKMFPSTWYV")

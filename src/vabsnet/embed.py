@@ -1,8 +1,8 @@
 """``vabsnet embed``: frozen per-residue, per-atom and per-protein embeddings of structure files.
 
-Each chain is encoded on its own (whole chain, no crop, no masking), so its embedding never depends on
-what else is embedded. Inputs stream one file at a time; a bad file is skipped and recorded in
-``DIR/failures.jsonl``.
+Whole chains, no crop, no masking, batched by an atom budget on any device (``--device``); a chain's
+embedding never depends on what else is embedded (:mod:`vabsnet.inference`). A bad file is skipped and
+recorded in ``DIR/failures.jsonl``. An interrupted ``h5`` job leaves no ``embeddings.h5`` behind.
 
 ``pt`` format (one file per chain, ``DIR/<entry>_<chain>.pt``), the layout of fair-esm's extractor plus
 atoms: ``label``, ``representations {L: [R, D]}``, ``mean_representations {L: [D]}``,
@@ -15,27 +15,27 @@ of encoder layers. ``h5`` format: one ``DIR/embeddings.h5`` with a group per cha
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
+from vabsnet.atomic import atomic_path
 from vabsnet.constants import ATOM37, MAX_CHAIN_RESIDUES
-from vabsnet.data.batch import collate
-from vabsnet.data.prepare import expand_inputs
-from vabsnet.data.store import atomic_write_text
-from vabsnet.errors import failure_reason
+from vabsnet.data.batch import Batch, collate
 from vabsnet.features import featurize
+from vabsnet.inference import ATOM_BUDGET, ChainJob, FilesSummary, run_files, split_rows
 from vabsnet.model import VabsEncoder
-from vabsnet.structure import Protein, load_structure
-from vabsnet.structure.select import split_chains
+from vabsnet.structure import Protein
 from vabsnet.train.checkpoint import load_encoder
+from vabsnet.train.engine import autocast
+from vabsnet.train.evaluate import resolve_device
+
+EmbedSummary = FilesSummary
 
 
 @dataclass(frozen=True)
@@ -47,21 +47,23 @@ class ChainEmbedding:
     protein: Protein
 
 
-@dataclass(frozen=True)
-class EmbedSummary:
-    files: int
-    chains: int
-    failures: int
-    out: Path
+def encode_batch(encoder: VabsEncoder, batch: Batch, precision: str = "32") -> list[tuple]:
+    """Per protein of a batch: (residue ``[R, D]``, atom ``[A, D]``, graph ``[D]``) float32 arrays."""
+    with autocast(batch.node_pos.device, precision):
+        out = encoder(batch)
+    residues = split_rows(out.residue, batch.num_residues)
+    atoms = split_rows(out.atom, batch.num_atoms)
+    graphs = split_rows(out.graph, torch.ones_like(batch.num_residues))
+    return list(zip(residues, atoms, [g[0] for g in graphs], strict=True))
 
 
 @torch.no_grad()
 def embed_chain(encoder: VabsEncoder, protein: Protein) -> ChainEmbedding:
-    """Encode one chain (eval mode, whole chain)."""
+    """Encode one chain (eval mode, whole chain) on the encoder's device."""
     encoder.eval()
-    out = encoder(collate([featurize(protein, encoder.config)]))
-    return ChainEmbedding(protein.name, out.residue.float().numpy(), out.atom.float().numpy(),
-                          out.graph[0].float().numpy(), protein)
+    device = next(encoder.parameters()).device
+    res, atom, graph = encode_batch(encoder, collate([featurize(protein, encoder.config)]).to(device))[0]
+    return ChainEmbedding(protein.name, res, atom, graph, protein)
 
 
 def _pt_record(e: ChainEmbedding, layer: int) -> dict:
@@ -79,49 +81,39 @@ def _pt_record(e: ChainEmbedding, layer: int) -> dict:
     }
 
 
-def _safe(name: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in name.replace("/", "_"))
-
-
 def embed_files(checkpoint: str | Path, inputs: Sequence[str | Path], out: str | Path, *,
                 fmt: Literal["pt", "h5"] = "pt", progress: bool = True,
-                max_chain_residues: int = MAX_CHAIN_RESIDUES) -> EmbedSummary:
+                max_chain_residues: int = MAX_CHAIN_RESIDUES, device: str = "auto", precision: str = "32",
+                atom_budget: int = ATOM_BUDGET) -> FilesSummary:
+    dev = resolve_device(device)
     encoder, config = load_encoder(checkpoint)
+    encoder = encoder.to(dev).eval()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    items = expand_inputs(inputs)
-    failures, n_chains, n_files = [], 0, 0
-    h5 = None
-    if fmt == "h5":
-        import h5py
+    layers = config.encoder.layers
+    with atomic_path(out / "embeddings.h5") if fmt == "h5" else nullcontext() as h5_path:
+        h5 = None
+        if h5_path is not None:
+            import h5py
 
-        h5_tmp = out / ".embeddings.h5.tmp"
-        h5 = h5py.File(h5_tmp, "w")
-    try:
-        for item in tqdm(items, desc="embed", unit="file", disable=not progress):
-            try:
-                protein = load_structure(item.path, chains=item.chains)
-                embeddings = [embed_chain(encoder, sub) for _, sub in split_chains(protein, max_chain_residues)]
-            except Exception as exc:  # never let one file end the batch
-                failures.append({"path": str(item.path), "reason": failure_reason(exc)})
-                continue
-            n_files += 1
-            for e in embeddings:
-                key = f"{item.entry_id}/{e.name.split('/')[-1]}"
-                if h5 is not None:
-                    _write_h5(h5, key, e)
-                else:
-                    target = out / f"{_safe(key)}.pt"
-                    tmp = target.with_name(f".{target.name}.tmp")
-                    torch.save(_pt_record(e, config.encoder.layers), tmp)
-                    os.replace(tmp, target)
-                n_chains += 1
-    finally:
-        if h5 is not None:
-            h5.close()
-            os.replace(out / ".embeddings.h5.tmp", out / "embeddings.h5")
-    atomic_write_text(out / "failures.jsonl", "".join(json.dumps(f) + "\n" for f in failures))
-    return EmbedSummary(files=n_files, chains=n_chains, failures=len(failures), out=out)
+            h5 = h5py.File(h5_path, "w")
+
+        def write(job: ChainJob, result: tuple) -> None:
+            e = ChainEmbedding(job.protein.name, *result, job.protein)
+            if h5 is not None:
+                _write_h5(h5, f"{job.entry_id}/{job.protein.name.split('/')[-1]}", e)
+            else:
+                with atomic_path(out / f"{job.stem}.pt") as tmp:
+                    torch.save(_pt_record(e, layers), tmp)
+
+        try:
+            summary = run_files(inputs, out, config.encoder, lambda b: encode_batch(encoder, b, precision), write,
+                                device=dev, atom_budget=atom_budget, max_chain_residues=max_chain_residues,
+                                progress=progress, desc="embed")
+        finally:
+            if h5 is not None:
+                h5.close()
+    return summary
 
 
 def _write_h5(h5: object, key: str, e: ChainEmbedding) -> None:

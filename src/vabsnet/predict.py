@@ -1,73 +1,55 @@
-"""``vabsnet predict binding-site``: per-residue binding probabilities of structure files.
+"""``vabsnet predict TASK``: a fine-tuned model's predictions for structure files, written by the task.
 
-Per chain: ``DIR/<entry>_<chain>.csv`` (chain, residue number, insertion code, residue name, probability,
-predicted label) and ``DIR/<entry>_<chain>.pdb``, the chain's heavy atoms with the residue probability in
-the B-factor column (colour by B-factor in PyMOL or ChimeraX). Bad files are skipped and listed in
-``DIR/failures.jsonl``.
+``binding-site``: per chain ``DIR/<entry>_<chain>.csv`` (residue number, insertion code, name, probability,
+predicted label) and ``DIR/<entry>_<chain>.pdb`` with the probability in the B-factor column (colour by
+B-factor in PyMOL or ChimeraX). Function tasks (``ec``, ``go-*``): ``DIR/predictions.csv``, one row per
+chain with its top terms and scores. Whole chains, batched by an atom budget on any device; bad files are
+skipped and listed in ``DIR/failures.jsonl``.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
-from tqdm import tqdm
 
-from vabsnet.constants import MAX_CHAIN_RESIDUES, RESTYPE_1TO3, RESTYPES
-from vabsnet.data.batch import collate
-from vabsnet.data.prepare import expand_inputs
-from vabsnet.data.store import atomic_write_text
-from vabsnet.embed import _safe
-from vabsnet.errors import VabsnetError, failure_reason
-from vabsnet.features import featurize
-from vabsnet.structure import load_structure
-from vabsnet.structure.select import split_chains
-from vabsnet.structure.write import to_pdb
-from vabsnet.train.finetune import load_model
+from vabsnet.constants import MAX_CHAIN_RESIDUES
+from vabsnet.data.batch import Batch
+from vabsnet.errors import VabsnetError
+from vabsnet.inference import ATOM_BUDGET, ChainJob, FilesSummary, run_files
+from vabsnet.train.engine import autocast
+from vabsnet.train.evaluate import load_model, resolve_device
+
+PredictSummary = FilesSummary
 
 
-@dataclass(frozen=True)
-class PredictSummary:
-    files: int
-    chains: int
-    failures: int
-
-
-@torch.no_grad()
-def predict_binding_sites(run: str | Path, inputs: Sequence[str | Path], out: str | Path,
-                          progress: bool = True, max_chain_residues: int = MAX_CHAIN_RESIDUES) -> PredictSummary:
-    model, config, task = load_model(run)
-    if task.name != "binding-site":
-        raise VabsnetError(f"{run}: a {task.name} model, not a binding-site model")
+def predict_files(task_name: str, run: str | Path, inputs: Sequence[str | Path], out: str | Path, *,
+                  progress: bool = True, max_chain_residues: int = MAX_CHAIN_RESIDUES, device: str = "auto",
+                  precision: str = "32", atom_budget: int = ATOM_BUDGET) -> FilesSummary:
+    dev = resolve_device(device)
+    model, config, task = load_model(run, device=dev)
+    if task.name != task_name:
+        raise VabsnetError(f"{run}: a {task.name} model, not a {task_name} model")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    failures, files, chains = [], 0, 0
-    for item in tqdm(expand_inputs(inputs), desc="predict", unit="file", disable=not progress):
-        try:
-            protein = load_structure(item.path, chains=item.chains)
-            results = []
-            for c, chain in split_chains(protein, max_chain_residues):
-                batch = collate([featurize(chain, config.encoder)])
-                logits = task.logits(model.head, model.encoder(batch), batch)
-                results.append((c, chain, task.scores(logits, batch)[0]))
-        except Exception as exc:  # never let one file end the batch
-            failures.append({"path": str(item.path), "reason": failure_reason(exc)})
-            continue
-        files += 1
-        for c, chain, prob in results:
-            stem = out / _safe(f"{item.entry_id}_{c or '_'}")
-            rows = ["chain,residue_number,insertion_code,residue_name,probability,predicted"]
-            for i in range(chain.num_residues):
-                t = int(chain.restype[i])
-                name = RESTYPE_1TO3[RESTYPES[t]] if t < len(RESTYPES) else "UNK"
-                rows.append(f"{c},{chain.res_id[i]},{chain.ins_code[i]},{name},{prob[i]:.4f},"
-                            f"{int(prob[i] >= config.task.threshold)}")
-            atomic_write_text(stem.with_suffix(".csv"), "\n".join(rows) + "\n")
-            atomic_write_text(stem.with_suffix(".pdb"), to_pdb(chain, np.asarray(prob)[chain.atom_residue]))
-            chains += 1
-    atomic_write_text(out / "failures.jsonl", "".join(json.dumps(f) + "\n" for f in failures))
-    return PredictSummary(files, chains, len(failures))
+    writer = task.prediction_writer(out)
+
+    def compute(batch: Batch) -> list:
+        with autocast(dev, precision):
+            logits = task.logits(model.head, model.encoder(batch), batch)
+        return task.scores(logits.float(), batch)
+
+    def write(job: ChainJob, scores: object) -> None:
+        writer.add(job.stem, job.chain, job.protein, scores)  # type: ignore[arg-type]
+
+    with torch.no_grad():
+        summary = run_files(inputs, out, config.encoder, compute, write, device=dev, atom_budget=atom_budget,
+                            max_chain_residues=max_chain_residues, progress=progress, desc=f"predict {task.name}")
+    writer.close()
+    return summary
+
+
+def predict_binding_sites(run: str | Path, inputs: Sequence[str | Path], out: str | Path,
+                          **options: object) -> FilesSummary:
+    return predict_files("binding-site", run, inputs, out, **options)  # type: ignore[arg-type]

@@ -6,8 +6,9 @@ import pytest
 from vabsnet.config import preset
 from vabsnet.corpus import entry
 from vabsnet.data.prepare import prepare
+from vabsnet.data.sampler import StepSampler
 from vabsnet.data.store import Store
-from vabsnet.pretrain.dataset import PretrainDataset, StepSampler, collate_pretrain
+from vabsnet.pretrain.dataset import PretrainDataset, collate_pretrain
 
 
 @pytest.fixture(scope="module")

@@ -1,14 +1,18 @@
-"""A killed `finetune` resumes from RUN/last.pt and ends exactly where the uninterrupted run ends."""
+"""Fine-tuning runs on the same engine as pre-training: killed with SIGKILL, it resumes from RUN/last.ckpt
+and reproduces the uninterrupted run step for step, down to the selected model's test metrics."""
 
 from __future__ import annotations
 
+import csv
 import json
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 
-from vabsnet.config import preset
-from vabsnet.errors import VabsnetError
-from vabsnet.train import finetune as ft
+from vabsnet.cli import main
 
 ENTRIES = ["1AFS", "19hc", "1a28", "4CUP", "1FKI", "1hvr"]
 
@@ -18,28 +22,43 @@ def store(make_store):
     return make_store("resume", ENTRIES, (0.5, 0.25, 0.25))
 
 
-def test_killed_finetune_resumes_to_the_same_result(store, tmp_path, monkeypatch):
-    config = preset("tiny").override(**{"train.max_steps": 6, "task.eval_every": 2, "data.crop_residues": 64,
-                                        "data.batch_size": 2})
-    clean = ft.finetune(store, tmp_path / "clean", config, progress=False)
+def _cmd(store, out, *extra):
+    return ["finetune", "--store", str(store), "--out", str(out), "--max-steps", "16", "--quiet",
+            "--set", "task.eval_every=4", "--set", "train.checkpoint_every=4", "--set", "data.crop_residues=64",
+            "--set", "data.batch_size=2", *extra]
 
-    real, calls = ft.collate_labelled, {"n": 0}
 
-    def dies_at_step_five(items):
-        calls["n"] += 1
-        if calls["n"] == 5 + 2 * 1 + 1:  # 4 train steps, 2 valid batches at step 2 and at step 4 -> 5th step
-            raise KeyboardInterrupt
-        return real(items)
+def _rows(run):
+    with (run / "metrics.csv").open() as fh:
+        return [{k: v for k, v in r.items() if k != "elapsed_s"} for r in csv.DictReader(fh)]
 
-    monkeypatch.setattr(ft, "collate_labelled", dies_at_step_five)
-    with pytest.raises(KeyboardInterrupt):
-        ft.finetune(store, tmp_path / "killed", config, progress=False)
-    monkeypatch.setattr(ft, "collate_labelled", real)
-    assert (tmp_path / "killed" / "last.pt").exists() and not (tmp_path / "killed" / "metrics.json").exists()
-    resumed = ft.finetune(store, tmp_path / "killed", config, progress=False)
-    assert (tmp_path / "killed" / "metrics.csv").read_text() == (tmp_path / "clean" / "metrics.csv").read_text()
-    assert resumed["auprc"] == pytest.approx(clean["auprc"], abs=1e-6)
-    assert json.loads((tmp_path / "killed" / "metrics.json").read_text())["selection"] == clean["selection"]
 
-    with pytest.raises(VabsnetError, match="another config"):
-        ft.finetune(store, tmp_path / "killed", config.override(**{"train.weight_decay": 0.123}), progress=False)
+def test_sigkilled_finetune_resumes_to_the_same_rows_and_result(store, tmp_path):
+    clean, killed = tmp_path / "clean", tmp_path / "killed"
+    assert main(_cmd(store, clean)) == 0
+    rows = _rows(clean)
+    assert [r["step"] for r in rows] == [str(i) for i in range(1, 17)]
+    assert [bool(r["valid_auprc"]) for r in rows] == [i % 4 == 0 for i in range(1, 17)]
+    proc = subprocess.Popen([sys.executable, "-m", "vabsnet.cli", *_cmd(store, killed)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # metrics.csv grows while it trains
+        time.sleep(0.05)
+        if (killed / "last.ckpt").exists() and (killed / "metrics.csv").exists() and len(_rows(killed)) >= 6:
+            break
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = len(_rows(killed))
+    assert 6 <= done < 16, "the run finished before it was killed"
+    assert not (killed / "metrics.json").exists()
+    assert main(_cmd(store, killed)) == 0
+    assert _rows(killed) == rows
+    a, b = (json.loads((r / "metrics.json").read_text()) for r in (clean, killed))
+    assert b["selection"] == a["selection"] and b["auprc"] == pytest.approx(a["auprc"], abs=1e-6)
+
+
+def test_other_config_or_init_in_the_same_run_is_refused(store, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(_cmd(store, run)) == 0
+    assert main(_cmd(store, run, "--set", "train.weight_decay=0.123")) == 2
+    assert "another config (train.weight_decay)" in capsys.readouterr().err

@@ -109,3 +109,24 @@ def test_two_process_ddp_on_cpu(store, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert [int(r["step"]) for r in _rows(run)] == [1, 2, 3]
     assert (run / "encoder.safetensors").exists()
+
+
+def test_two_dataloader_workers_read_the_lmdb_store_and_give_the_same_losses(store, tmp_path):
+    """Workers are forked after the store is opened in the parent (LMDB refuses a second open there)."""
+    serial, workers = tmp_path / "w0", tmp_path / "w2"
+    assert main(_cmd(store, serial, 3, "--set", "data.num_workers=0")) == 0
+    assert main(_cmd(store, workers, 3, "--set", "data.num_workers=2")) == 0
+    drop = ("elapsed_s",)
+    assert ([{k: v for k, v in r.items() if k not in drop} for r in _rows(serial)]
+            == [{k: v for k, v in r.items() if k not in drop} for r in _rows(workers)])
+
+
+def test_empty_train_split_is_a_clear_error(store, tmp_path, capsys):
+    import json
+
+    (store / "splits.json").write_text(json.dumps({"splits": {"train": [], "valid": [], "test": []}}))
+    try:
+        assert main(_cmd(store, tmp_path / "run", 2)) == 2
+    finally:
+        (store / "splits.json").unlink()
+    assert "train split is empty" in capsys.readouterr().err

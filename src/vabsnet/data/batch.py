@@ -148,3 +148,18 @@ def collate(graphs: Sequence[ProteinGraph]) -> Batch:
         num_residues=t(n_res),
         names=tuple(g.name for g in graphs),
     )
+
+
+def atom_batches(sizes: Sequence[int], budget: int) -> list[list[int]]:
+    """Consecutive groups of item indices whose atom counts ``sizes`` sum to at most ``budget`` (an item
+    larger than the budget forms a group of its own): batches for inference that fill a device evenly."""
+    groups: list[list[int]] = []
+    total = 0
+    for i, n in enumerate(sizes):
+        if groups and total + n <= budget:
+            groups[-1].append(i)
+            total += n
+        else:
+            groups.append([i])
+            total = n
+    return groups

@@ -14,9 +14,10 @@ from typing import Literal
 
 from tqdm import tqdm
 
+from vabsnet.atomic import atomic_write_text
 from vabsnet.constants import MAX_CHAIN_RESIDUES
 from vabsnet.data.records import SCHEMA_VERSION, ChainRecord, decode_arrays, encode_record
-from vabsnet.data.store import DONE, META, REC, atomic_write_text, open_env, release_env
+from vabsnet.data.store import DONE, META, REC, open_env, release_env
 from vabsnet.errors import StoreError, failure_reason
 from vabsnet.structure.io import SUPPORTED_SUFFIXES, load_structure
 from vabsnet.structure.select import split_chains

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from vabsnet.data.store import Store, atomic_write_text
+from vabsnet.atomic import atomic_write_text
+from vabsnet.data.store import Store
 from vabsnet.errors import VabsnetError
 
 SPLIT_NAMES = ("train", "valid", "test")

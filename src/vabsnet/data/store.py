@@ -13,9 +13,7 @@ Layout of ``STORE/``::
 from __future__ import annotations
 
 import json
-import math
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,39 +24,6 @@ from vabsnet.errors import StoreError
 
 REC, DONE, META = b"rec:", b"done:", b"meta:"
 MAP_SIZE = 1 << 40  # address space only: the file grows as records are written
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename, so readers never see half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _json_safe(obj: object) -> object:
-    """NaN -> None (JSON ``null``), through dicts and lists."""
-    if isinstance(obj, float) and math.isnan(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_json_safe(v) for v in obj]
-    return obj
-
-
-def atomic_write_json(path: Path, obj: object, indent: int = 2) -> str:
-    """Write ``obj`` as JSON (NaN as ``null``) with :func:`atomic_write_text`; returns the text written."""
-    text = json.dumps(_json_safe(obj), indent=indent) + "\n"
-    atomic_write_text(path, text)
-    return text
 
 
 def open_env(path: Path, *, write: bool) -> lmdb.Environment:
@@ -76,9 +41,17 @@ _SHARED: dict[tuple[str, int], lmdb.Environment] = {}
 
 
 def shared_env(path: Path) -> lmdb.Environment:
-    """One read-only environment per store and process (LMDB refuses to open one twice in a process)."""
-    key = (str(Path(path).resolve()), os.getpid())
+    """One read-only environment per store and process (LMDB refuses to open one twice in a process).
+
+    A forked process (a DataLoader worker) inherits its parent's open environments, which LMDB forbids
+    using after a fork and which make it refuse to open the store again ("already open in this
+    process"); the child closes its inherited copies first. Closing only releases the child's handles.
+    """
+    resolved, pid = str(Path(path).resolve()), os.getpid()
+    key = (resolved, pid)
     if key not in _SHARED:
+        for other in [k for k in _SHARED if k[0] == resolved and k[1] != pid]:
+            _SHARED.pop(other).close()
         _SHARED[key] = open_env(Path(path), write=False)
     return _SHARED[key]
 

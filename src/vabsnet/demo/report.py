@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vabsnet.data.store import atomic_write_json, atomic_write_text
+from vabsnet.atomic import atomic_write_json, atomic_write_text
 from vabsnet.train.plots import pyplot, roc_points, save_figure
 
 DOWNSTREAM = ("auroc", "auprc", "mcc", "f1", "precision", "recall", "iou",

@@ -18,8 +18,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from vabsnet.atomic import atomic_write_json
 from vabsnet.config import Config, preset
-from vabsnet.data.store import atomic_write_json
 
 STRATEGIES = ("span", "residue", "residue-only", "scratch")
 PRETRAINED = STRATEGIES[:3]

@@ -7,12 +7,12 @@ the samples an uninterrupted run sees from step ``s`` on.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset, Sampler
+from torch.utils.data import Dataset
 
 from vabsnet.config import Config
 from vabsnet.constants import CHI_PI_PERIODIC, RESTYPE_1TO3, RESTYPES
@@ -113,26 +113,3 @@ class PretrainDataset(Dataset):
     def __getitem__(self, index: int) -> PretrainExample:
         rng = np.random.default_rng([self.seed, index])
         return make_example(self.store[self.key_for(index)], self.config, rng, train=self.train)
-
-
-class StepSampler(Sampler[int]):
-    """Global sample indices of one rank from the current optimizer step to ``max_steps``.
-
-    Micro-batch ``m`` of step ``s`` on rank ``r`` holds ``((s * accumulate + m) * world + r) * batch + i``.
-    ``start_step`` is read each time iteration starts (a callable returning the trainer's step), so a
-    new pass after a resume continues where training is instead of replaying.
-    """
-
-    def __init__(self, start_step: Callable[[], int], max_steps: int, batch_size: int, accumulate: int,
-                 rank: int, world: int) -> None:
-        self.start, self.stop = start_step, max_steps
-        self.batch, self.accumulate, self.rank, self.world = batch_size, accumulate, rank, world
-
-    def __iter__(self) -> Iterator[int]:
-        for step in range(self.start(), self.stop):
-            for micro in range(self.accumulate):
-                base = ((step * self.accumulate + micro) * self.world + self.rank) * self.batch
-                yield from range(base, base + self.batch)
-
-    def __len__(self) -> int:
-        return max(0, self.stop - self.start()) * self.accumulate * self.batch

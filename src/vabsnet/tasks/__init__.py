@@ -1,9 +1,30 @@
-"""Downstream tasks as plug-ins (see ``base.Task``): name -> constructor ``(TaskConfig, Store | None)``."""
+"""Downstream tasks as plug-ins (see ``base.Task``). The registry maps a task name to ``module:Class``;
+adding a task is its module and one line here. Importing this package loads no task (and no torch), so
+the command line can list the names quickly."""
 
-from vabsnet.tasks.binding_site import BindingSiteTask
-from vabsnet.tasks.function import FunctionTask
+from __future__ import annotations
 
-TASKS = {BindingSiteTask.name: BindingSiteTask, "ec": FunctionTask, "go-mf": FunctionTask,
-         "go-bp": FunctionTask, "go-cc": FunctionTask}
+import importlib
 
-__all__ = ["TASKS", "BindingSiteTask", "FunctionTask"]
+TASKS: dict[str, str] = {
+    "binding-site": "vabsnet.tasks.binding_site:BindingSiteTask",
+    "ec": "vabsnet.tasks.function:FunctionTask",
+    "go-mf": "vabsnet.tasks.function:FunctionTask",
+    "go-bp": "vabsnet.tasks.function:FunctionTask",
+    "go-cc": "vabsnet.tasks.function:FunctionTask",
+}
+
+
+def task_class(name: str) -> type:
+    module, _, cls = TASKS[name].partition(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def __getattr__(name: str) -> type:  # ``from vabsnet.tasks import BindingSiteTask`` still works
+    for path in TASKS.values():
+        if path.endswith(f":{name}"):
+            return task_class(next(k for k, v in TASKS.items() if v == path))
+    raise AttributeError(name)
+
+
+__all__ = ["TASKS", "task_class"]

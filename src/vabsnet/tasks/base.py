@@ -1,59 +1,94 @@
-"""The task plug-in contract: labels, head, loss, scores and metrics. Adding a task adds a file."""
+"""The task plug-in contract. A task owns its labels, dataset and collation (defaults here), head, loss,
+scores, metrics and prediction writer; adding one is a module plus a line in ``vabsnet.tasks.TASKS``."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 import torch
 from torch import nn
 
-from vabsnet.config import TaskConfig
+from vabsnet.config import Config, TaskConfig
 from vabsnet.data.batch import Batch
 from vabsnet.data.store import Store
 from vabsnet.errors import VabsnetError
 from vabsnet.model.outputs import EncoderOutput
 from vabsnet.structure.protein import Protein
+from vabsnet.tasks.data import TaskDataset, collate_labelled
 
 
-class Task(Protocol):
+class PredictionWriter(Protocol):
+    """Receives every chain's scores during ``vabsnet predict TASK``; ``close`` finishes the outputs."""
+
+    def add(self, stem: str, chain: str, protein: Protein, scores: np.ndarray) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class Task:
+    """Base class of tasks. Subclasses set ``name``, ``level`` (``"residue"``: scores per residue;
+    ``"protein"``: one score vector per chain) and ``selection_metric``, and implement the methods that
+    raise ``NotImplementedError`` here."""
+
     name: str
+    level: str
+    selection_metric: str
     config: TaskConfig
-    level: str  # "residue" (scores per residue) or "protein"
 
     def split_keys(self, store: Store) -> dict[str, list[str]]:
         """Store keys of ``train``, ``valid`` and ``test`` for this task."""
+        return store.splits()
 
     def usable(self, protein: Protein) -> bool:
         """Whether a record has labels for this task (records without are left out, not negatives)."""
+        raise NotImplementedError
 
     def labels(self, protein: Protein) -> np.ndarray:
-        """Targets of one (cropped) record: ``[A]`` per atom for atom-level tasks."""
+        """Targets of one (cropped) record: ``[A]`` per atom for atom-level tasks, ``[1, T]`` per protein."""
+        raise NotImplementedError
 
-    def head(self, dim: int, layers: int) -> nn.Module: ...
+    def dataset(self, store: Store, keys: list[str], config: Config, *, train: bool, seed: int) -> TaskDataset:
+        return TaskDataset(store, keys, config, self, train=train, seed=seed)
 
-    def logits(self, head: nn.Module, out: EncoderOutput, batch: Batch) -> torch.Tensor: ...
+    collate = staticmethod(collate_labelled)
 
-    def loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor: ...
+    def head(self, dim: int, layers: int) -> nn.Module:
+        raise NotImplementedError
+
+    def logits(self, head: nn.Module, out: EncoderOutput, batch: Batch) -> torch.Tensor:
+        raise NotImplementedError
+
+    def loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
 
     def scores(self, logits: torch.Tensor, batch: Batch) -> list[np.ndarray]:
         """Per protein of the batch: its scores (per residue for residue-level tasks)."""
+        raise NotImplementedError
 
-    def targets(self, target: torch.Tensor, batch: Batch) -> list[np.ndarray]: ...
+    def targets(self, target: torch.Tensor, batch: Batch) -> list[np.ndarray]:
+        raise NotImplementedError
 
-    def metrics(self, scores: list[np.ndarray], targets: list[np.ndarray]) -> dict: ...
+    def metrics(self, scores: list[np.ndarray], targets: list[np.ndarray]) -> dict:
+        raise NotImplementedError
 
-    selection_metric: str
+    def atom_pairs(self, logits: torch.Tensor, target: torch.Tensor, batch: Batch) -> list[tuple] | None:
+        """Per protein (atom scores, atom labels), for tasks with atom-level labels; None otherwise."""
+        return None
 
-    # Optional, for tasks with atom-level labels (binding-site): ``atom_pairs(logits, target, batch)`` gives
-    # per protein (atom scores, atom labels) and ``atom_metrics(pairs)`` their metrics, added by `evaluate`.
+    def atom_metrics(self, pairs: list[tuple]) -> dict:
+        return {}
+
+    def prediction_writer(self, out: Path) -> PredictionWriter:
+        raise NotImplementedError
 
 
 def build_task(config: TaskConfig, store: Store | None = None) -> Task:
     """The task named by ``config.name``. ``task.config`` is ``config`` with what the task derived from
     the data filled in (e.g. the label vocabulary), so a run saved with it rebuilds without the store."""
-    from vabsnet.tasks import TASKS
+    from vabsnet.tasks import TASKS, task_class
 
     if config.name not in TASKS:
         raise VabsnetError(f"unknown task {config.name!r}; available: {sorted(TASKS)}")
-    return TASKS[config.name](config, store)
+    return task_class(config.name)(config, store)

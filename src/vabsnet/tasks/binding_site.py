@@ -10,34 +10,36 @@ over all residues (both reported, named so); the same per atom, from every atom'
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vabsnet.atomic import atomic_write_text
 from vabsnet.config import TaskConfig
+from vabsnet.constants import RESTYPE_1TO3, RESTYPES
 from vabsnet.data.batch import Batch
 from vabsnet.data.store import Store
+from vabsnet.metrics import binary_report
 from vabsnet.model.heads import ClsHead
 from vabsnet.model.outputs import EncoderOutput
 from vabsnet.structure.labels import binding_site_labels
 from vabsnet.structure.protein import Protein
-from vabsnet.train.metrics import binary_report
+from vabsnet.structure.write import to_pdb
+from vabsnet.tasks.base import Task
 
 PRIOR = 0.03  # initial predicted probability of a binding residue (2.7% in the bundled train split)
 
 
-class BindingSiteTask:
+class BindingSiteTask(Task):
     name = "binding-site"
     level = "residue"
     selection_metric = "auprc"
 
     def __init__(self, config: TaskConfig, store: Store | None = None) -> None:
         self.config = config
-
-    def split_keys(self, store: Store) -> dict[str, list[str]]:
-        return store.splits()
 
     def usable(self, protein: Protein) -> bool:
         return any(lig.num_atoms >= self.config.min_ligand_atoms for lig in protein.ligands)
@@ -92,3 +94,27 @@ class BindingSiteTask:
                                       "atom_<metric>, atom_pooled_<metric>": "the same over atoms, each atom "
                                       "scored by its own logit (present in evaluate's metrics file)"},
                 "threshold": report["threshold"], "proteins": report["proteins"]}
+
+    def prediction_writer(self, out: Path) -> BindingSiteWriter:
+        return BindingSiteWriter(out, self.config.threshold)
+
+
+class BindingSiteWriter:
+    """Per chain: ``<stem>.csv`` (chain, residue number, insertion code, residue name, probability,
+    predicted label) and ``<stem>.pdb``, the chain's heavy atoms with the residue probability as B-factor."""
+
+    def __init__(self, out: Path, threshold: float) -> None:
+        self.out, self.threshold = out, threshold
+
+    def add(self, stem: str, chain: str, protein: Protein, scores: np.ndarray) -> None:
+        rows = ["chain,residue_number,insertion_code,residue_name,probability,predicted"]
+        for i in range(protein.num_residues):
+            t = int(protein.restype[i])
+            name = RESTYPE_1TO3[RESTYPES[t]] if t < len(RESTYPES) else "UNK"
+            rows.append(f"{chain},{protein.res_id[i]},{protein.ins_code[i]},{name},{scores[i]:.4f},"
+                        f"{int(scores[i] >= self.threshold)}")
+        atomic_write_text(self.out / f"{stem}.csv", "\n".join(rows) + "\n")
+        atomic_write_text(self.out / f"{stem}.pdb", to_pdb(protein, np.asarray(scores)[protein.atom_residue]))
+
+    def close(self) -> None:
+        pass

@@ -10,22 +10,25 @@ pair-centric micro AUPR.
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vabsnet.atomic import atomic_write_text
 from vabsnet.config import TaskConfig
 from vabsnet.data.batch import Batch
 from vabsnet.data.splits import SPLIT_NAMES
 from vabsnet.data.store import Store
 from vabsnet.errors import VabsnetError
+from vabsnet.metrics import auprc_micro, fmax
 from vabsnet.model.heads import ClsHead
 from vabsnet.model.outputs import EncoderOutput
 from vabsnet.structure.protein import Protein
 from vabsnet.tasks import annotations as ann
-from vabsnet.train.metrics import auprc_micro, fmax
+from vabsnet.tasks.base import Task
 
 
 def asymmetric_loss(logits: torch.Tensor, target: torch.Tensor, gamma_pos: float = 1.0,
@@ -44,7 +47,7 @@ def asymmetric_loss(logits: torch.Tensor, target: torch.Tensor, gamma_pos: float
     return -loss.sum(-1).mean()
 
 
-class FunctionTask:
+class FunctionTask(Task):
     level = "protein"
     selection_metric = "fmax"
 
@@ -155,3 +158,25 @@ class FunctionTask:
                               "the threshold, recall over all proteins, maximum F over every distinct score "
                               "(TorchDrug f1_max)",
                               "auprc_micro": "pair-centric: average precision over all (protein, term) pairs"}}
+
+    def prediction_writer(self, out: Path) -> FunctionWriter:
+        return FunctionWriter(out / "predictions.csv", self.config.terms)
+
+
+class FunctionWriter:
+    """``predictions.csv``: one row per chain with its ``TOP`` highest-scoring terms and their scores,
+    best first (``chain_id, chain, term_1, score_1, ...``); written when the job ends."""
+
+    TOP = 10
+
+    def __init__(self, path: Path, terms: tuple[str, ...]) -> None:
+        self.path, self.terms = path, terms
+        k = min(self.TOP, len(terms))
+        self.rows = ["chain_id,chain," + ",".join(f"term_{i},score_{i}" for i in range(1, k + 1))]
+
+    def add(self, stem: str, chain: str, protein: Protein, scores: np.ndarray) -> None:
+        top = np.argsort(-scores, kind="stable")[: self.TOP]
+        self.rows.append(f"{stem},{chain}," + ",".join(f"{self.terms[i]},{scores[i]:.4f}" for i in top))
+
+    def close(self) -> None:
+        atomic_write_text(self.path, "\n".join(self.rows) + "\n")

@@ -1,4 +1,5 @@
-"""Lightning callbacks: atomic checkpoints and a per-step CSV of losses."""
+"""Lightning callbacks of the engine: a per-step CSV of losses (and validation metrics) and atomic
+checkpoints."""
 
 from __future__ import annotations
 
@@ -9,33 +10,40 @@ from pathlib import Path
 
 import lightning as L
 
-from vabsnet.data.store import atomic_write_text
-
-METRIC_COLUMNS = ("step", "loss", "type", "position", "distance", "torsion", "sasa", "type_accuracy", "lr",
-                  "elapsed_s")
+from vabsnet.atomic import atomic_write_text
 
 
 def truncate_metrics(path: Path, last_step: int) -> None:
     """Keep only complete rows up to ``last_step`` (rows written after the checkpoint are redone)."""
     if not path.exists():
         return
-    rows = []
     with path.open() as fh:
-        for row in csv.DictReader(fh):
+        reader = csv.DictReader(fh)
+        header = reader.fieldnames or []
+        rows = []
+        for row in reader:
             try:
-                if int(row["step"]) <= last_step and all(row.get(c) not in (None, "") for c in METRIC_COLUMNS):
+                if None not in row and None not in row.values() and int(row["step"]) <= last_step:
                     rows.append(row)
             except (KeyError, ValueError):
                 continue
-    lines = [",".join(METRIC_COLUMNS)] + [",".join(r[c] for c in METRIC_COLUMNS) for r in rows]
+    lines = [",".join(header)] + [",".join(r[c] for c in header) for r in rows]
     atomic_write_text(path, "\n".join(lines) + "\n")
 
 
-class MetricsCSV(L.Callback):
-    """Appends one row per optimizer step (rank 0; values averaged over ranks)."""
+def _fmt(x: object) -> str:
+    if isinstance(x, float):
+        return "" if x != x else f"{x:.6g}"  # NaN: no value this step
+    return str(x)
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+
+class MetricsCSV(L.Callback):
+    """Appends one row per optimizer step (rank 0): ``step``, the module's ``metric_columns`` (losses
+    averaged over ranks, then evaluation values; blank when not measured at that step), ``lr`` and
+    ``elapsed_s``."""
+
+    def __init__(self, path: Path, columns: tuple[str, ...]) -> None:
+        self.path, self.columns = path, ("step", *columns, "lr", "elapsed_s")
         self.start = time.monotonic()
         self._last_step = -1
 
@@ -45,18 +53,19 @@ class MetricsCSV(L.Callback):
         if step == self._last_step:  # accumulating gradients: no optimizer step yet
             return
         self._last_step = step
-        values = {k: float(trainer.strategy.reduce(v.detach().clone(), reduce_op="mean"))
-                  for k, v in pl_module.last_losses.items()}  # type: ignore[attr-defined]
+        values: dict[str, object] = {k: float(trainer.strategy.reduce(v.detach().clone(), reduce_op="mean"))
+                                     for k, v in pl_module.last_losses.items()}  # type: ignore[attr-defined]
+        values.update(pl_module.last_eval)  # type: ignore[attr-defined]
+        pl_module.last_eval = {}  # type: ignore[attr-defined]
         if trainer.global_rank != 0:
             return
-        lr = trainer.optimizers[0].param_groups[0]["lr"]
+        values.update(step=step, lr=trainer.optimizers[0].param_groups[0]["lr"],
+                      elapsed_s=time.monotonic() - self.start)
         new = not self.path.exists()
         with self.path.open("a") as fh:
             if new:
-                fh.write(",".join(METRIC_COLUMNS) + "\n")
-            row = [step, values["total"], values["type"], values["position"], values["distance"],
-                   values["torsion"], values["sasa"], values["type_accuracy"], lr, time.monotonic() - self.start]
-            fh.write(",".join(f"{x:.6g}" if isinstance(x, float) else str(x) for x in row) + "\n")
+                fh.write(",".join(self.columns) + "\n")
+            fh.write(",".join(_fmt(values.get(c, float("nan"))) for c in self.columns) + "\n")
 
 
 class AtomicCheckpoint(L.Callback):

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from vabsnet.train.metrics import auprc, auprc_micro, auroc, binary_report, fmax, threshold_metrics
+from vabsnet.metrics import auprc, auprc_micro, auroc, binary_report, fmax, threshold_metrics
 
 
 def fmax_brute(s: np.ndarray, y: np.ndarray) -> float:
@@ -109,3 +109,14 @@ def test_micro_aupr_and_binary_report():
     assert report["per_protein_mean"]["auroc"] == pytest.approx((1.0 + 0.5) / 2)
     assert report["pooled"]["auroc"] == pytest.approx(auroc([0.9, 0.1, 0.6, 0.4, 0.2], [1, 0, 0, 1, 0]))
     assert report["proteins"] == 2
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_non_finite_scores_raise_instead_of_ranking(bad):
+    s = np.array([0.9, bad, 0.1, 0.4])
+    y = np.array([1, 0, 0, 1], bool)
+    for fn in (auroc, auprc, threshold_metrics):
+        with pytest.raises(ValueError, match="NaN or infinite"):
+            fn(s, y)
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        fmax(s[None], y[None])

@@ -17,7 +17,16 @@ def _check(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarr
     labels = np.asarray(labels).astype(bool).ravel()
     if scores.shape != labels.shape:
         raise ValueError(f"scores {scores.shape} and labels {labels.shape} differ")
+    _finite(scores)
     return scores, labels
+
+
+def _finite(scores: np.ndarray) -> None:
+    """Scores must be numbers: a NaN would silently sort first (AUROC) or last (AUPRC)."""
+    bad = int(np.count_nonzero(~np.isfinite(scores)))
+    if bad:
+        raise ValueError(f"{bad} of {scores.size} scores are NaN or infinite (a diverged model?); "
+                         "metrics are undefined")
 
 
 def _tie_groups(sorted_scores: np.ndarray) -> np.ndarray:
@@ -86,6 +95,7 @@ def fmax(scores: np.ndarray, labels: np.ndarray) -> float:
     y = np.asarray(labels).astype(bool)
     if s.ndim != 2 or s.shape != y.shape:
         raise ValueError(f"scores {s.shape} and labels {y.shape} must be the same [P, C] shape")
+    _finite(s)
     p, c = s.shape
     if p == 0 or c == 0:
         return math.nan

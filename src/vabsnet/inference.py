@@ -1,0 +1,114 @@
+"""The one batch-of-files runner behind ``embed`` and ``predict``: structure files in, one result per
+chain out, on any device, in batches of chains filled up to an atom budget.
+
+Files are read one at a time; each chain is featurised on its own, so a chain's result never depends on
+the other chains of its batch (equal to one-at-a-time results within float rounding; tested). A file that
+cannot be read, or a chain that fails, is skipped and recorded in ``OUT/failures.jsonl``; the job goes on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from vabsnet.atomic import write_failures
+from vabsnet.config import EncoderConfig
+from vabsnet.constants import ATOM_BUDGET, MAX_CHAIN_RESIDUES
+from vabsnet.data.batch import Batch, atom_batches, collate
+from vabsnet.data.prepare import expand_inputs
+from vabsnet.errors import failure_reason
+from vabsnet.features import featurize
+from vabsnet.features.featurize import ProteinGraph
+from vabsnet.structure import Protein, load_structure
+from vabsnet.structure.select import split_chains
+
+
+@dataclass(frozen=True, eq=False)
+class ChainJob:
+    path: Path  # the input file
+    entry_id: str
+    chain: str  # chain id ('' when the file has none)
+    protein: Protein  # this chain alone
+    graph: ProteinGraph
+
+    @property
+    def stem(self) -> str:
+        """File-name stem of this chain's outputs: ``<entry>_<chain>``, made file-system safe."""
+        return safe_name(f"{self.entry_id}_{self.chain or '_'}")
+
+
+@dataclass(frozen=True)
+class FilesSummary:
+    files: int
+    chains: int
+    failures: int
+    out: Path
+
+
+def safe_name(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in name.replace("/", "_"))
+
+
+def run_files(inputs: Sequence[str | Path], out: Path, encoder: EncoderConfig,
+              compute: Callable[[Batch], list], write: Callable[[ChainJob, object], None], *,
+              device: torch.device, atom_budget: int = ATOM_BUDGET, max_chain_residues: int = MAX_CHAIN_RESIDUES,
+              progress: bool = True, desc: str = "") -> FilesSummary:
+    """For every chain of every input: ``write(job, result)`` where ``compute(batch)`` gives one result per
+    protein of a batch on ``device`` (under ``torch.no_grad``)."""
+    out.mkdir(parents=True, exist_ok=True)
+    failures: list[dict] = []
+    pending: list[ChainJob] = []
+    counts = {"files": 0, "chains": 0}
+
+    def flush() -> None:
+        for group in atom_batches([j.graph.num_atoms for j in pending], atom_budget):
+            jobs = [pending[i] for i in group]
+            try:
+                results = _compute(compute, jobs, device)
+            except Exception:  # a batch failed: run its chains one by one to find the culprit
+                results = []
+                for job in jobs:
+                    try:
+                        results += _compute(compute, [job], device)
+                    except Exception as exc:
+                        failures.append({"path": str(job.path), "chain": job.chain, "reason": failure_reason(exc)})
+                        results.append(None)
+            for job, result in zip(jobs, results, strict=True):
+                if result is not None:
+                    write(job, result)
+                    counts["chains"] += 1
+        pending.clear()
+
+    for item in tqdm(expand_inputs(inputs), desc=desc, unit="file", disable=not progress):
+        try:
+            protein = load_structure(item.path, chains=item.chains)
+            jobs = [ChainJob(item.path, item.entry_id, c, sub, featurize(sub, encoder))
+                    for c, sub in split_chains(protein, max_chain_residues)]
+        except Exception as exc:  # never let one file end the batch
+            failures.append({"path": str(item.path), "reason": failure_reason(exc)})
+            continue
+        counts["files"] += 1
+        pending += jobs
+        if sum(j.graph.num_atoms for j in pending) >= atom_budget:
+            flush()
+    flush()
+    write_failures(out / "failures.jsonl", failures)
+    return FilesSummary(counts["files"], counts["chains"], len(failures), out)
+
+
+@torch.no_grad()
+def _compute(compute: Callable[[Batch], list], jobs: list[ChainJob], device: torch.device) -> list:
+    results = compute(collate([j.graph for j in jobs]).to(device))
+    if len(results) != len(jobs):
+        raise RuntimeError(f"compute gave {len(results)} results for {len(jobs)} chains")
+    return results
+
+
+def split_rows(values: torch.Tensor, counts: torch.Tensor) -> list[np.ndarray]:
+    """``values [sum(counts), ...]`` -> per-protein float32 numpy arrays."""
+    return [t.numpy() for t in torch.split(values.detach().float().cpu(), counts.cpu().tolist())]

@@ -1,0 +1,58 @@
+"""Labelled examples of a task: a store's records, cropped in training, whole in evaluation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from vabsnet.config import Config
+from vabsnet.data.batch import Batch, collate
+from vabsnet.data.store import Store
+from vabsnet.features.featurize import ProteinGraph, crop_window, featurize
+
+
+@dataclass(frozen=True, eq=False)
+class LabelledBatch:
+    graph: Batch
+    target: torch.Tensor  # [A] per atom (binding-site) or [B, T] per protein (function)
+
+    def to(self, device: torch.device | str) -> LabelledBatch:
+        return LabelledBatch(self.graph.to(device), self.target.to(device, non_blocking=True))
+
+
+class TaskDataset(Dataset):
+    """Records of ``keys`` that the task can label. Training: index = global sample number (each epoch a
+    seeded permutation of the keys, a seeded random window of ``data.crop_residues``). Evaluation: index =
+    record, the whole chain (as ``predict`` scores it)."""
+
+    def __init__(self, store: Store, keys: list[str], config: Config, task: object, train: bool,
+                 seed: int) -> None:
+        self.store, self.config, self.task, self.train, self.seed = store, config, task, train, seed
+        self.keys = [k for k in keys if task.usable(store[k].protein)]  # type: ignore[attr-defined]
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def __getitem__(self, index: int) -> tuple[ProteinGraph, np.ndarray]:
+        n = len(self.keys)
+        position = index % n
+        protein = None
+        if self.train:
+            position = int(np.random.default_rng([self.seed, index // n, 7]).permutation(n)[position])
+            protein = self.store[self.keys[position]].protein
+            rng = np.random.default_rng([self.seed, index])
+            protein = protein.crop(*crop_window(protein.num_residues, self.config.data.crop_residues, rng))
+        else:
+            protein = self.store[self.keys[position]].protein
+        return featurize(protein, self.config.encoder), self.task.labels(protein)  # type: ignore[attr-defined]
+
+    def num_atoms(self, index: int) -> int:
+        """Atoms of an evaluation record (for batching by an atom budget)."""
+        return int(self.store[self.keys[index]].protein.num_atoms)
+
+
+def collate_labelled(items: list[tuple[ProteinGraph, np.ndarray]]) -> LabelledBatch:
+    return LabelledBatch(collate([g for g, _ in items]), torch.from_numpy(np.concatenate([t for _, t in items])))
