@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from vabsnet.cli import main
 from vabsnet.config import Config, TaskConfig
+from vabsnet.corpus import entry
 from vabsnet.data.store import Store
 from vabsnet.errors import VabsnetError
 from vabsnet.tasks import annotations as ann
@@ -155,3 +156,14 @@ def test_finetune_go_and_evaluate(store, tmp_path, capsys):
     assert "fmax" in capsys.readouterr().out
     assert main(["evaluate", "--run", str(run), "--store", str(store), "--split", "valid"]) == 0
     assert json.loads((run / "metrics_valid.json").read_text())["chains"] == ["1gbt/A", "4CUP/A"]
+    # predict: one CSV row per chain with its top terms, best first, for any file (labelled or not)
+    assert main(["predict", "go-mf", "--checkpoint", str(run), str(entry("1AFS").path), str(entry("2OFG").path),
+                 "--out", str(tmp_path / "pred"), "--quiet", "--device", "cpu"]) == 0
+    rows = (tmp_path / "pred" / "predictions.csv").read_text().splitlines()
+    assert rows[0] == "chain_id,chain,term_1,score_1,term_2,score_2,term_3,score_3,term_4,score_4"
+    assert [r.split(",")[0] for r in rows[1:]] == ["1AFS_A", "1AFS_B", "2OFG_X"]
+    scores = [float(x) for x in rows[1].split(",")[3::2]]
+    assert sorted(rows[1].split(",")[2::2]) == ["GO:1", "GO:2", "GO:3", "GO:4"] and scores == sorted(scores)[::-1]
+    assert main(["predict", "binding-site", "--checkpoint", str(run), str(entry("1AFS").path), "--out",
+                 str(tmp_path / "wrong"), "--quiet"]) == 2
+    assert "a go-mf model, not a binding-site model" in capsys.readouterr().err

@@ -182,7 +182,7 @@ def plot_accuracy(out: Path, nested: dict) -> None:
 
 def plot_roc(out: Path, finetune: dict[str, dict[int, dict]]) -> None:
     """Pooled test ROC per strategy, one curve per seed."""
-    from vabsnet.train.finetune import split_scores
+    from vabsnet.train.evaluate import split_scores
 
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(5, 4.5))

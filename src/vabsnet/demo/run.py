@@ -118,7 +118,7 @@ def run_demo(out: str | Path = "runs/demo", budget: str | Budget = "small", *, p
     for mask in PRETRAINED:
         run = out / f"pretrain-{mask}"
         t0 = stages.start(f"pre-train tiny, mask={mask}, {b.pretrain_steps} steps")
-        pretrain(corpus, run, pretrain_config(b, mask), progress=progress)
+        pretrain(corpus, run, pretrain_config(b, mask), progress="  steps" if progress else False)
         stages.end(f"pretrain {mask}", t0)
         t0 = stages.start(f"held-out masked residue-type accuracy, mask={mask}")
         pretrain_results[mask] = _heldout(run, corpus, b)
@@ -133,7 +133,8 @@ def run_demo(out: str | Path = "runs/demo", budget: str | Budget = "small", *, p
             if (run / "metrics.json").exists() and (run / MODEL_FILE).exists():
                 result = json.loads((run / "metrics.json").read_text())
             else:
-                result = finetune(corpus, run, finetune_config(b, seed), init=init, progress=progress)
+                result = finetune(corpus, run, finetune_config(b, seed), init=init,
+                                  progress="  steps" if progress else False)
             finetune_results[strategy][seed] = result
             stages.end(f"finetune {strategy} seed {seed}", t0)
 

@@ -3,12 +3,18 @@
 ``logit_ijh = <q_ih, k_jh> / sqrt(d) + (W_b e_ij)_h``, softmax over the neighbours j of i, output
 ``W_o concat_h sum_j a_ijh v_jh`` with ``W_o`` zero-initialised (spec section 3.3).
 
-Two implementations of the same function:
+Three implementations of the same function for the real queries (``encoder.attention``):
 
-- ``gather`` (default): every real query has exactly K neighbours, so keys and values are gathered into
+- ``fused``: the Triton kernel of :mod:`vabsnet.model.knn_kernel`; gathers, bias and an online softmax in
+  one pass, nothing ``[Q, K, H, d]``-sized in memory. Used on CUDA when Triton is installed.
+- ``gather``: every real query has exactly K neighbours, so keys and values are gathered into
   ``[Q, K, H, d]`` and the softmax runs over the K axis; queries are processed in chunks to bound memory.
-  Each virtual node attends over all items of its protein with a segment softmax (O(items)).
+  The fused kernel's fallback (CPU, no Triton).
 - ``reference``: one flat edge list and a segment softmax with ``scatter_reduce``; kept for the tests.
+
+``auto`` (default) is ``fused`` where it can run and ``gather`` elsewhere; so is ``fused`` (a model trained
+with it runs anywhere). Each virtual node attends over all items of its protein with a segment softmax
+(O(items)) in every implementation but ``reference``.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import torch
 from torch import nn
 
 from vabsnet.model.edges import TrackEdges
+from vabsnet.model.knn_kernel import knn_attention, usable_for
 
 
 def segment_softmax(logits: torch.Tensor, segment: torch.Tensor, num_segments: int) -> torch.Tensor:
@@ -58,9 +65,18 @@ class SparseAttention(nn.Module):
         v = self.v(h).view(m, self.heads, self.head_dim)
         if self.impl == "reference":
             out = self._reference(q, k, v, edges)
+        elif self.impl in ("auto", "fused") and usable_for(q, explicit=self.impl == "fused"):
+            out = self._fused(q, k, v, edges)
         else:
             out = self._gather(q, k, v, edges)
         return self.o(out.reshape(m, -1))
+
+    def _fused(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, e: TrackEdges) -> torch.Tensor:
+        n_q = e.nbr.shape[0]
+        rate = self.dropout.p if self.training else 0.0
+        real = knn_attention(q[:n_q], k, v, e.nbr, e.mask, self.bias(e.feat), rate)  # [Q, H, d]
+        return torch.cat([real, q.new_zeros((q.shape[0] - n_q,) + q.shape[1:])]).index_copy(
+            0, e.virt_item, self._virtual(q, k, v, e))
 
     def _gather(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, e: TrackEdges) -> torch.Tensor:
         n_q = e.nbr.shape[0]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from vabsnet.config import EncoderConfig
 from vabsnet.constants import ATOM_VIRTUAL, NUM_ATOM_TOKENS, NUM_RESIDUE_TOKENS, RESTYPE_PAD, RESTYPE_VIRTUAL
@@ -131,8 +132,12 @@ class VabsEncoder(nn.Module):
         atom_edges, res_edges = self.edges(batch)
         h = self.embed(batch)
         graph_layers = []
+        recompute = self.config.checkpoint and self.training and torch.is_grad_enabled()
         for block in self.blocks:
-            h = block(h, batch.res_node, atom_edges, res_edges)
+            if recompute:  # keep only each block's input; recompute its activations in backward
+                h = checkpoint(block, h, batch.res_node, atom_edges, res_edges, use_reentrant=False)
+            else:
+                h = block(h, batch.res_node, atom_edges, res_edges)
             graph_layers.append(h[batch.virtual_node])
         a = batch.total_atoms
         return EncoderOutput(atom=h[:a], residue=h[batch.ca_node], graph=h[a:],

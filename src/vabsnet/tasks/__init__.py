@@ -2,8 +2,6 @@
 adding a task is its module and one line here. Importing this package loads no task (and no torch), so
 the command line can list the names quickly."""
 
-from __future__ import annotations
-
 import importlib
 
 TASKS: dict[str, str] = {

@@ -92,3 +92,31 @@ class AtomicCheckpoint(L.Callback):
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._save(trainer)
+
+
+class StepProgress(L.Callback):
+    """One progress bar counted in optimizer steps (resumed runs start where they are), with the last loss;
+    replaces Lightning's per-epoch bar. ``leave=False`` clears it when the run ends."""
+
+    def __init__(self, desc: str, leave: bool = True) -> None:
+        self.desc, self.leave, self.bar = desc, leave, None
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.global_rank == 0:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=trainer.max_steps, initial=trainer.global_step, desc=self.desc, unit="step",
+                            leave=self.leave, dynamic_ncols=True)
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: object,
+                           batch: object, batch_idx: int) -> None:
+        if self.bar is not None and trainer.global_step > self.bar.n:
+            loss = pl_module.last_losses.get("loss")  # type: ignore[attr-defined]
+            if loss is not None:
+                self.bar.set_postfix(loss=f"{float(loss):.3f}", refresh=False)
+            self.bar.update(trainer.global_step - self.bar.n)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None

@@ -27,7 +27,7 @@ from vabsnet.atomic import atomic_write_text
 from vabsnet.config import Config
 from vabsnet.data.sampler import StepSampler
 from vabsnet.errors import VabsnetError
-from vabsnet.train.callbacks import AtomicCheckpoint, MetricsCSV, truncate_metrics
+from vabsnet.train.callbacks import AtomicCheckpoint, MetricsCSV, StepProgress, truncate_metrics
 from vabsnet.train.checkpoint import CHECKPOINT_FILE, CONFIG_FILE, read_checkpoint
 
 
@@ -144,15 +144,19 @@ def autocast(device: torch.device | str, precision: str) -> AbstractContextManag
 
 
 def fit(module: EngineModule, make_dataset: Callable[[], tuple[Dataset, Callable]], run: Path, *, start: int,
-        devices: int = 1, accelerator: str = "auto", progress: bool = True,
+        devices: int = 1, accelerator: str = "auto", progress: bool | str = True,
         callbacks: list[L.Callback] = ()) -> L.Trainer:
     """Train ``module`` for ``train.max_steps`` optimizer steps, resuming at ``start`` from ``last.ckpt``.
-    ``callbacks`` run before the metrics row and the checkpoint of each step (e.g. validation)."""
+    ``callbacks`` run before the metrics row and the checkpoint of each step (e.g. validation).
+    ``progress``: a step progress bar (a string: its label, and the bar is cleared at the end)."""
     config = module.config
-    if not progress:  # quiet: no "GPU available" banners and tips either
-        logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
-        logging.getLogger("lightning.fabric").setLevel(logging.WARNING)
+    for name in ("lightning.pytorch", "lightning.fabric"):  # no banners, tips or summaries: our own line
+        logging.getLogger(name).setLevel(logging.WARNING)
     workers = num_workers(config, accelerator, devices)
+    if progress is True and int(os.environ.get("LOCAL_RANK", "0")) == 0:
+        where = f"{devices} x CUDA" if uses_cuda(accelerator) else f"{devices} x CPU"
+        print(f"{run}: {where}, precision {config.train.precision}, {workers} data workers, "
+              f"steps {start} -> {config.train.max_steps}", flush=True)
 
     def loader() -> DataLoader:
         dataset, collate_fn = make_dataset()
@@ -161,19 +165,21 @@ def fit(module: EngineModule, make_dataset: Callable[[], tuple[Dataset, Callable
     module.train_dataloader = loader  # type: ignore[method-assign]
     all_callbacks = [*callbacks, MetricsCSV(run / "metrics.csv", module.metric_columns),
                      AtomicCheckpoint(run / CHECKPOINT_FILE, config.train.checkpoint_every)]
+    if progress:
+        label = progress if isinstance(progress, str) else run.name
+        all_callbacks.append(StepProgress(label, leave=not isinstance(progress, str)))
     trainer = L.Trainer(
         accelerator=accelerator, devices=devices, strategy="ddp" if devices > 1 else "auto",
         precision=config.train.precision, max_steps=config.train.max_steps, max_epochs=-1,
         gradient_clip_val=config.train.grad_clip, accumulate_grad_batches=config.train.accumulate,
-        logger=False, enable_checkpointing=False, enable_progress_bar=progress, enable_model_summary=False,
+        logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
         num_sanity_val_steps=0, limit_val_batches=0, use_distributed_sampler=False, callbacks=all_callbacks,
         default_root_dir=str(run),
     )
     ckpt = run / CHECKPOINT_FILE
     with warnings.catch_warnings():
-        if not progress:
-            warnings.filterwarnings("ignore", category=DeprecationWarning)
-            warnings.filterwarnings("ignore", message=".*deprecated.*")
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module="lightning.*")
+        warnings.filterwarnings("ignore", category=FutureWarning, module="lightning.*")
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         warnings.filterwarnings("ignore", message=".*restarting mid-epoch.*|.*resuming from a checkpoint.*")
         warnings.filterwarnings("ignore", message=".*isinstance.treespec, LeafSpec.*")

@@ -76,7 +76,7 @@ class Selection(L.Callback):
 
 
 def finetune(store_path: str | Path, run: str | Path, config: Config, *, init: str | Path | None = None,
-             devices: int = 1, accelerator: str = "auto", progress: bool = True) -> dict:
+             devices: int = 1, accelerator: str = "auto", progress: bool | str = True) -> dict:
     """Train, select on valid, evaluate test. Returns the test metrics."""
     run, store = Path(run), Store(store_path)
     task = build_task(config.validate().task, store)

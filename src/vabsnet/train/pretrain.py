@@ -43,7 +43,7 @@ def training_keys(store: Store) -> list[str]:
 
 
 def pretrain(store_path: str | Path, run: str | Path, config: Config, *, devices: int = 1,
-             accelerator: str = "auto", progress: bool = True) -> PretrainResult:
+             accelerator: str = "auto", progress: bool | str = True) -> PretrainResult:
     config = config.validate()
     run, store = Path(run), Store(store_path)
     keys = training_keys(store)
