@@ -194,7 +194,7 @@ def main() -> None:
             continue
         ref = next((r for r in results if r["attention"] == base_impl and r["preset"] == res["preset"]
                     and r["crop"] == res["crop"] and r["batch"] == res["batch"]
-                    and r["precision"] in (res["precision"], "fp32")), None)
+                    and r["precision"] == res["precision"]), None)
         if ref is None:
             continue
         s = {"preset": res["preset"], "crop": res["crop"], "batch": res["batch"], "attention": res["attention"],

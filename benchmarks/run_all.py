@@ -47,8 +47,7 @@ def benchmarks(quick: bool) -> dict[str, list[str]]:
         "prepare": ["bench_prepare.py"],
         "encoder": ["bench_encoder.py", "--reps", "2" if quick else "3",
                     "--presets", "tiny" if quick else "tiny,base", "--crops", "256" if quick else "256,800"],
-        "pretrain": ["bench_pretrain.py", "--steps-tiny", "15" if quick else "30",
-                     "--steps-base", "5" if quick else "8"],
+        "pretrain": ["bench_pretrain.py", "--steps", "15,5" if quick else "30,8", "--finetune"],
         "embed": ["bench_embed.py", "--chains", "16" if quick else "32",
                   "--presets", "tiny" if quick else "tiny,base"],
     }

@@ -77,16 +77,20 @@ def _gathered(t, nbr, mask, keep=None, rate=0.0):
     return (p[..., None] * t["v"][nbr]).sum(1)
 
 
+def _assert_same_gradients(out, ref, inputs):
+    w = torch.randn_like(ref)
+    got = torch.autograd.grad((out * w).sum(), list(inputs.values()))
+    want = torch.autograd.grad((ref * w).sum(), list(inputs.values()))
+    for name, a, b in zip(inputs, got, want, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4, msg=name)
+
+
 def test_kernel_matches_plain_torch_with_masked_neighbours():
     t, nbr, mask = _inputs(0)
     out = kk.knn_attention(t["q"], t["k"], t["v"], nbr, mask, t["bias"])
     ref = _gathered(t, nbr, mask)
     torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)
-    w = torch.randn_like(ref)
-    got = torch.autograd.grad((out * w).sum(), list(t.values()))
-    want = torch.autograd.grad((ref * w).sum(), list(t.values()))
-    for name, a, b in zip(t, got, want, strict=True):
-        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4, msg=name)
+    _assert_same_gradients(out, ref, t)
 
 
 def test_dropout_mask_is_redrawn_identically_in_backward():
@@ -111,8 +115,4 @@ def test_dropout_mask_is_redrawn_identically_in_backward():
     out = kk.knn_attention(t["q"], t["k"], t["v"], nbr, mask, t["bias"], rate, seed)
     ref = _gathered(t, nbr, mask, keep, rate)
     torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)
-    w = torch.randn_like(ref)
-    got = torch.autograd.grad((out * w).sum(), list(t.values()))
-    want = torch.autograd.grad((ref * w).sum(), list(t.values()))
-    for name, a, b in zip(t, got, want, strict=True):
-        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4, msg=name)
+    _assert_same_gradients(out, ref, t)

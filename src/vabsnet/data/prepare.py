@@ -14,7 +14,7 @@ from typing import Literal
 
 from tqdm import tqdm
 
-from vabsnet.atomic import atomic_write_text
+from vabsnet.atomic import atomic_write_text, write_failures
 from vabsnet.constants import MAX_CHAIN_RESIDUES
 from vabsnet.data.records import SCHEMA_VERSION, ChainRecord, decode_arrays, encode_record
 from vabsnet.data.store import DONE, META, REC, open_env, release_env
@@ -212,7 +212,7 @@ def _finalise(env: object, out: Path, options: PrepareOptions, skipped: int, sec
                 residues += len(arrays["restype"])
                 atoms += len(arrays["atom_name"])
     failures.sort(key=lambda f: f["path"])
-    atomic_write_text(out / "failures.jsonl", "".join(json.dumps(f) + "\n" for f in failures))
+    write_failures(out / "failures.jsonl", failures)
     manifest = {
         "schema_version": SCHEMA_VERSION,
         "counts": {"entries": entries, "chains": chains, "residues": residues, "atoms": atoms,

@@ -10,27 +10,43 @@ import triton.language as tl
 
 
 @triton.jit
-def fwd(Q, K, V, NBR, MASK, BIAS, OUT, LSE, n_q, n_nbr, n_heads, head_dim, rate, seed,
-        BLOCK_Q: tl.constexpr, BLOCK_D: tl.constexpr, DROPOUT: tl.constexpr):
+def _tile(n_q, n_heads, head_dim, BLOCK_Q: tl.constexpr, BLOCK_D: tl.constexpr):
+    """This program's head, query rows ``[BLOCK_Q]``, their masks and the offsets of its ``[BLOCK_Q,
+    BLOCK_D]`` tile in a ``[rows, heads, head_dim]`` tensor."""
     h = tl.program_id(1)
     rows = tl.program_id(0) * BLOCK_Q + tl.arange(0, BLOCK_Q)
     dims = tl.arange(0, BLOCK_D)
     rmask = rows < n_q
-    dmask = dims < head_dim
-    tile = rmask[:, None] & dmask[None, :]
+    tile = rmask[:, None] & (dims < head_dim)[None, :]
     row_stride = n_heads * head_dim
     col = h * head_dim + dims[None, :]
+    return h, rows, rmask, tile, row_stride, col
+
+
+@triton.jit
+def _neighbour(q, K, V, NBR, MASK, BIAS, j, h, rows, rmask, tile, row_stride, col, n_nbr, n_heads):
+    """Neighbour ``j`` of every query row: edge ids, validity, gathered key and value rows ``[BLOCK_Q,
+    BLOCK_D]`` (float32) and the logits ``<q, k> + bias``."""
+    edge = rows * n_nbr + j
+    idx = tl.load(NBR + edge, mask=rmask, other=0)
+    valid = (tl.load(MASK + edge, mask=rmask, other=0) != 0) & rmask
+    k = tl.load(K + idx[:, None] * row_stride + col, mask=tile, other=0.0).to(tl.float32)
+    v = tl.load(V + idx[:, None] * row_stride + col, mask=tile, other=0.0).to(tl.float32)
+    s = tl.sum(q * k, 1) + tl.load(BIAS + edge * n_heads + h, mask=rmask, other=0.0).to(tl.float32)
+    return edge, idx, valid, k, v, s
+
+
+@triton.jit
+def fwd(Q, K, V, NBR, MASK, BIAS, OUT, LSE, n_q, n_nbr, n_heads, head_dim, rate, seed,
+        BLOCK_Q: tl.constexpr, BLOCK_D: tl.constexpr, DROPOUT: tl.constexpr):
+    h, rows, rmask, tile, row_stride, col = _tile(n_q, n_heads, head_dim, BLOCK_Q, BLOCK_D)
     q = tl.load(Q + rows[:, None] * row_stride + col, mask=tile, other=0.0).to(tl.float32)
     m = tl.full((BLOCK_Q,), float("-inf"), tl.float32)
     l_sum = tl.zeros((BLOCK_Q,), tl.float32)
     acc = tl.zeros((BLOCK_Q, BLOCK_D), tl.float32)
     for j in range(0, n_nbr):
-        edge = rows * n_nbr + j
-        idx = tl.load(NBR + edge, mask=rmask, other=0)
-        valid = (tl.load(MASK + edge, mask=rmask, other=0) != 0) & rmask
-        k = tl.load(K + idx[:, None] * row_stride + col, mask=tile, other=0.0).to(tl.float32)
-        v = tl.load(V + idx[:, None] * row_stride + col, mask=tile, other=0.0).to(tl.float32)
-        s = tl.sum(q * k, 1) + tl.load(BIAS + edge * n_heads + h, mask=rmask, other=0.0).to(tl.float32)
+        edge, idx, valid, k, v, s = _neighbour(q, K, V, NBR, MASK, BIAS, j, h, rows, rmask, tile, row_stride,
+                                               col, n_nbr, n_heads)
         s = tl.where(valid, s, float("-inf"))
         m_new = tl.maximum(m, s)
         m_safe = tl.where(m_new == float("-inf"), 0.0, m_new)
@@ -47,17 +63,11 @@ def fwd(Q, K, V, NBR, MASK, BIAS, OUT, LSE, n_q, n_nbr, n_heads, head_dim, rate,
     tl.store(OUT + rows[:, None] * row_stride + col, out.to(OUT.dtype.element_ty), mask=tile)
     tl.store(LSE + rows * n_heads + h, m + tl.log(l_safe), mask=rmask)
 
+
 @triton.jit
 def bwd(Q, K, V, NBR, MASK, BIAS, OUT, DOUT, LSE, DQ, DK, DV, DBIAS, n_q, n_nbr, n_heads, head_dim, rate,
         seed, BLOCK_Q: tl.constexpr, BLOCK_D: tl.constexpr, DROPOUT: tl.constexpr):
-    h = tl.program_id(1)
-    rows = tl.program_id(0) * BLOCK_Q + tl.arange(0, BLOCK_Q)
-    dims = tl.arange(0, BLOCK_D)
-    rmask = rows < n_q
-    dmask = dims < head_dim
-    tile = rmask[:, None] & dmask[None, :]
-    row_stride = n_heads * head_dim
-    col = h * head_dim + dims[None, :]
+    h, rows, rmask, tile, row_stride, col = _tile(n_q, n_heads, head_dim, BLOCK_Q, BLOCK_D)
     q = tl.load(Q + rows[:, None] * row_stride + col, mask=tile, other=0.0).to(tl.float32)
     do = tl.load(DOUT + rows[:, None] * row_stride + col, mask=tile, other=0.0).to(tl.float32)
     o = tl.load(OUT + rows[:, None] * row_stride + col, mask=tile, other=0.0).to(tl.float32)
@@ -65,12 +75,8 @@ def bwd(Q, K, V, NBR, MASK, BIAS, OUT, DOUT, LSE, DQ, DK, DV, DBIAS, n_q, n_nbr,
     delta = tl.sum(do * o, 1)  # sum_j p_j * dp_j, dropout included
     dq = tl.zeros((BLOCK_Q, BLOCK_D), tl.float32)
     for j in range(0, n_nbr):
-        edge = rows * n_nbr + j
-        idx = tl.load(NBR + edge, mask=rmask, other=0)
-        valid = (tl.load(MASK + edge, mask=rmask, other=0) != 0) & rmask
-        k = tl.load(K + idx[:, None] * row_stride + col, mask=tile, other=0.0).to(tl.float32)
-        v = tl.load(V + idx[:, None] * row_stride + col, mask=tile, other=0.0).to(tl.float32)
-        s = tl.sum(q * k, 1) + tl.load(BIAS + edge * n_heads + h, mask=rmask, other=0.0).to(tl.float32)
+        edge, idx, valid, k, v, s = _neighbour(q, K, V, NBR, MASK, BIAS, j, h, rows, rmask, tile, row_stride,
+                                               col, n_nbr, n_heads)
         p = tl.where(valid, tl.exp(s - lse), 0.0)
         scale = tl.full((BLOCK_Q,), 1.0, tl.float32)
         if DROPOUT:

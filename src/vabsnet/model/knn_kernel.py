@@ -22,6 +22,7 @@ import os
 import torch
 
 
+@functools.cache
 def triton_available() -> bool:
     try:
         import triton  # noqa: F401
