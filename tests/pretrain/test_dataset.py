@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
+import torch
 
 from vabsnet.config import preset
 from vabsnet.corpus import entry
@@ -46,3 +49,14 @@ def test_step_sampler_shards_ranks_and_resumes():
     assert not set(seen[0]) & set(seen[1])
     step["now"] = 2
     assert list(samplers[0]) == seen[0][-4:] and len(samplers[0]) == 4
+
+
+def test_batches_move_every_tensor_nested_ones_included(store):
+    config = preset("tiny").override(**{"data.crop_residues": 32})
+    batch = collate_pretrain([PretrainDataset(store, store.keys, config, seed=0)[i] for i in range(2)])
+    moved = batch.to("meta")
+    tensors = [getattr(moved, f.name) for f in dataclasses.fields(moved) if f.name != "graph"]
+    tensors += [getattr(moved.graph, f.name) for f in dataclasses.fields(moved.graph)
+                if isinstance(getattr(moved.graph, f.name), torch.Tensor)]
+    assert len(tensors) > 20 and all(t.device.type == "meta" for t in tensors)
+    assert moved.graph.names == batch.graph.names

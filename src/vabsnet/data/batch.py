@@ -9,8 +9,9 @@ attends to its own kNN plus the global node (spec section 2).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -84,11 +85,26 @@ class Batch:
         return self.res_node[: self.total_residues]
 
     def to(self, device: torch.device | str) -> Batch:
-        moved = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        for key, value in moved.items():
-            if isinstance(value, torch.Tensor):
-                moved[key] = value.to(device, non_blocking=True)
-        return Batch(**moved)
+        return map_tensors(self, lambda t: t.to(device, non_blocking=True))
+
+    def pin_memory(self) -> Batch:
+        """Page-locked copy (the DataLoader calls this with ``pin_memory=True``) for asynchronous copies."""
+        return map_tensors(self, torch.Tensor.pin_memory)
+
+
+T = TypeVar("T")
+
+
+def map_tensors(obj: T, fn: Callable[[torch.Tensor], torch.Tensor]) -> T:
+    """A copy of a frozen dataclass with ``fn`` applied to every tensor field (and inside nested ones)."""
+    changes = {}
+    for f in dataclasses.fields(obj):  # type: ignore[arg-type]
+        value = getattr(obj, f.name)
+        if isinstance(value, torch.Tensor):
+            changes[f.name] = fn(value)
+        elif dataclasses.is_dataclass(value):
+            changes[f.name] = map_tensors(value, fn)
+    return dataclasses.replace(obj, **changes)  # type: ignore[type-var]
 
 
 def collate(graphs: Sequence[ProteinGraph]) -> Batch:

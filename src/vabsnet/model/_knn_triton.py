@@ -14,7 +14,7 @@ def _tile(n_q, n_heads, head_dim, BLOCK_Q: tl.constexpr, BLOCK_D: tl.constexpr):
     """This program's head, query rows ``[BLOCK_Q]``, their masks and the offsets of its ``[BLOCK_Q,
     BLOCK_D]`` tile in a ``[rows, heads, head_dim]`` tensor."""
     h = tl.program_id(1)
-    rows = tl.program_id(0) * BLOCK_Q + tl.arange(0, BLOCK_Q)
+    rows = (tl.program_id(0) * BLOCK_Q + tl.arange(0, BLOCK_Q)).to(tl.int64)  # row * stride > 2^31 happens
     dims = tl.arange(0, BLOCK_D)
     rmask = rows < n_q
     tile = rmask[:, None] & (dims < head_dim)[None, :]

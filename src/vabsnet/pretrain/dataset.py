@@ -16,7 +16,7 @@ from torch.utils.data import Dataset
 
 from vabsnet.config import Config
 from vabsnet.constants import CHI_PI_PERIODIC, RESTYPE_1TO3, RESTYPES
-from vabsnet.data.batch import Batch, collate
+from vabsnet.data.batch import Batch, collate, map_tensors
 from vabsnet.data.store import Store
 from vabsnet.features.featurize import ProteinGraph, crop_window, featurize
 from vabsnet.pretrain.masking import apply_mask
@@ -56,8 +56,10 @@ class PretrainBatch:
     sasa: torch.Tensor  # [A]
 
     def to(self, device: torch.device | str) -> PretrainBatch:
-        moved = {k: v.to(device) for k, v in self.__dict__.items() if isinstance(v, torch.Tensor)}
-        return PretrainBatch(graph=self.graph.to(device), **moved)
+        return map_tensors(self, lambda t: t.to(device, non_blocking=True))
+
+    def pin_memory(self) -> PretrainBatch:
+        return map_tensors(self, torch.Tensor.pin_memory)
 
 
 def make_example(record: object, config: Config, rng: np.random.Generator, train: bool = True) -> PretrainExample:

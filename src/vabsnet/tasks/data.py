@@ -9,7 +9,7 @@ import torch
 from torch.utils.data import Dataset
 
 from vabsnet.config import Config
-from vabsnet.data.batch import Batch, collate
+from vabsnet.data.batch import Batch, collate, map_tensors
 from vabsnet.data.store import Store
 from vabsnet.features.featurize import ProteinGraph, crop_window, featurize
 
@@ -20,7 +20,10 @@ class LabelledBatch:
     target: torch.Tensor  # [A] per atom (binding-site) or [B, T] per protein (function)
 
     def to(self, device: torch.device | str) -> LabelledBatch:
-        return LabelledBatch(self.graph.to(device), self.target.to(device, non_blocking=True))
+        return map_tensors(self, lambda t: t.to(device, non_blocking=True))
+
+    def pin_memory(self) -> LabelledBatch:
+        return map_tensors(self, torch.Tensor.pin_memory)
 
 
 class TaskDataset(Dataset):
