@@ -28,3 +28,21 @@ def test_cross_field_validation():
         preset("tiny").override(**{"encoder.heads": 7})
     with pytest.raises(ValueError, match="mask_ratio"):
         preset("tiny").override(**{"pretrain.mask_ratio": 1.5})
+
+
+def test_each_task_has_its_own_section():
+    from vabsnet.tasks.binding_site import BindingSiteConfig
+    from vabsnet.tasks.function import FunctionConfig
+
+    bs = preset("tiny")
+    assert type(bs.task) is BindingSiteConfig and bs.task.binding_cutoff == 4.0
+    ec = bs.override(**{"task.name": "go-mf", "task.eval_every": 7, "task.test_cutoff": 0.3})
+    assert type(ec.task) is FunctionConfig and (ec.task.test_cutoff, ec.task.eval_every) == (0.3, 7)
+    assert not hasattr(ec.task, "binding_cutoff") and "binding_cutoff" not in ec.to_json()
+    assert Config.from_dict(ec.to_dict()) == ec
+    with pytest.raises(KeyError, match="unknown config key 'task.binding_cutoff'"):
+        ec.override(**{"task.binding_cutoff": 5.0})
+    with pytest.raises(ValueError, match="unknown task 'docking'"):
+        bs.override(**{"task.name": "docking"})
+    with pytest.raises(ValueError, match="test_cutoff"):
+        ec.override(**{"task.test_cutoff": 0.6})

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
@@ -80,31 +81,27 @@ class PretrainConfig:
 
 @dataclass(frozen=True)
 class TaskConfig:
-    """Fine-tuning (spec section 5)."""
+    """Fine-tuning settings that every task has (spec section 5). Each task extends this with its own
+    section (``Task.config_class``, defined in the task's module); a :class:`Config` holds the section of
+    the task it names, and switching ``task.name`` switches the section."""
 
     name: str = "binding-site"
-    binding_cutoff: float = 4.0  # Angstrom, residue/atom to ligand heavy atom
-    min_ligand_atoms: int = 6  # ligands with fewer heavy atoms do not define binding sites
     freeze_encoder: bool = False
     eval_every: int = 25  # optimizer steps between validation passes (model selection)
-    threshold: float = 0.5
-    # function prediction (ec, go-mf, go-bp, go-cc)
-    labels: str = ""  # DeepFRI/TorchDrug dataset directory; "" = EC numbers from structure headers (ec only)
-    test_cutoff: float = 0.95  # DeepFRI test chains kept: identity to train below this (0.3 ... 0.95)
-    ec_level: int = 4  # header EC numbers truncated to this many levels (1-4)
-    loss: Literal["asl", "bce"] = "asl"  # asymmetric loss (spec 5.1) or binary cross-entropy
-    terms: tuple[str, ...] = ()  # the label vocabulary, filled in by `finetune` and saved with the run
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "terms", tuple(self.terms))
 
     def validate(self) -> None:
-        if self.test_cutoff not in (0.3, 0.4, 0.5, 0.7, 0.95):
-            raise ValueError("task.test_cutoff must be one of 0.3, 0.4, 0.5, 0.7, 0.95 (DeepFRI test CSV)")
-        if not 1 <= self.ec_level <= 4:
-            raise ValueError("task.ec_level must be in 1..4")
         if self.eval_every < 1:
             raise ValueError("task.eval_every must be >= 1 (optimizer steps between validation passes)")
+
+
+def task_section(task: TaskConfig) -> TaskConfig:
+    """``task`` as the config class of the task it names (task defaults for the task's own fields)."""
+    from vabsnet.tasks import config_class
+
+    cls = config_class(task.name)
+    if type(task) is cls:
+        return task
+    return cls(**{f.name: getattr(task, f.name) for f in dataclasses.fields(TaskConfig)})
 
 
 @dataclass(frozen=True)
@@ -129,6 +126,9 @@ class Config:
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     task: TaskConfig = field(default_factory=TaskConfig)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "task", task_section(self.task))
 
     def validate(self) -> Config:
         self.encoder.validate()
@@ -156,6 +156,12 @@ class Config:
     def override(self, **changes: Any) -> Config:
         """``cfg.override(**{"encoder.dim": 64, "train.lr": 3e-4})``."""
         data = self.to_dict()
+        if "task.name" in changes and changes["task.name"] != self.task.name:
+            from vabsnet.tasks import config_class
+
+            if config_class(str(changes["task.name"])) is not type(self.task):  # another section: its defaults
+                common = {f.name: data["task"][f.name] for f in dataclasses.fields(TaskConfig)}
+                data["task"] = dataclasses.asdict(task_section(TaskConfig(**{**common, "name": changes["task.name"]})))
         for dotted, value in changes.items():
             node = data
             *parents, leaf = dotted.split(".")
@@ -199,6 +205,10 @@ def _build(cls: type[T], data: dict[str, Any]) -> T:
     kwargs = {}
     for name, value in data.items():
         sub = fields[name].default_factory if fields[name].default_factory is not dataclasses.MISSING else None
+        if sub is TaskConfig and isinstance(value, dict):  # the section of the task it names
+            from vabsnet.tasks import config_class
+
+            sub = config_class(str(value.get("name", TaskConfig.name)))
         if isinstance(value, dict) and sub is not None and dataclasses.is_dataclass(sub):
             value = _build(sub, value)  # type: ignore[arg-type]
         else:
@@ -207,16 +217,16 @@ def _build(cls: type[T], data: dict[str, Any]) -> T:
     return cls(**kwargs)
 
 
-PRESETS: dict[str, Config] = {
-    "tiny": Config(preset="tiny"),
-    "base": Config(
+PRESETS: dict[str, Callable[[], Config]] = {  # built on demand: a Config resolves its task
+    "tiny": lambda: Config(preset="tiny"),
+    "base": lambda: Config(
         preset="base",
         encoder=EncoderConfig(dim=256, layers=10, heads=16, edge_dim=64, ffn_mult=2, k_atom=15, k_res=15),
         train=TrainConfig(lr=5e-4),
     ),
     # spec section 3.1 / 4.4: reproduce_pretrain.sh (12 x 768, 48 heads, edge 128, FFN 1x, kNN 15/15,
     # attention and activation dropout 0.1, drop-path up to 0.1, lr 1e-4, crop 800)
-    "paper": Config(
+    "paper": lambda: Config(
         preset="paper",
         encoder=EncoderConfig(dim=768, layers=12, heads=48, edge_dim=128, ffn_mult=1, k_atom=15, k_res=15,
                               num_rbf=128, rbf_max=9.0, max_seq_offset=256, attn_dropout=0.1,
@@ -231,4 +241,4 @@ def preset(name: str) -> Config:
     """A named preset (``tiny``, ``base``, ``paper``)."""
     if name not in PRESETS:
         raise KeyError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
-    return PRESETS[name]
+    return PRESETS[name]()

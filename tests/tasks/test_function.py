@@ -15,13 +15,13 @@ import torch
 import torch.nn.functional as F
 
 from vabsnet.cli import main
-from vabsnet.config import Config, TaskConfig
+from vabsnet.config import Config
 from vabsnet.corpus import entry
 from vabsnet.data.store import Store
 from vabsnet.errors import VabsnetError
 from vabsnet.tasks import annotations as ann
 from vabsnet.tasks.base import build_task
-from vabsnet.tasks.function import asymmetric_loss
+from vabsnet.tasks.function import FunctionConfig, asymmetric_loss
 
 ENTRIES = ["4CUP", "1FKI", "1hvr", "1gbt", "2OFG", "4ZHL"]
 SPLITS = {"train": ["1FKI-A", "1FKI-B", "1HVR-A", "1HVR-B", "4ZHL-P"], "valid": ["4CUP-A", "1GBT-A"],
@@ -120,7 +120,7 @@ def test_asymmetric_loss_hand_computed():
 
 def test_go_task_from_deepfri_folder(store, tmp_path):
     write_deepfri(tmp_path)
-    task = build_task(TaskConfig(name="go-mf", labels=str(tmp_path), test_cutoff=0.4), Store(store))
+    task = build_task(FunctionConfig(name="go-mf", labels=str(tmp_path), test_cutoff=0.4), Store(store))
     assert task.config.terms == ("GO:1", "GO:2", "GO:3", "GO:4")
     splits = task.split_keys(Store(store))
     assert splits == {"train": ["1FKI/A", "1FKI/B", "1hvr/A", "1hvr/B", "4ZHL/P"],
@@ -130,11 +130,11 @@ def test_go_task_from_deepfri_folder(store, tmp_path):
     again = build_task(Config.from_dict(json.loads(Config(task=task.config).to_json())).task)
     assert again.config.terms == task.config.terms
     with pytest.raises(VabsnetError, match="--labels"):
-        build_task(TaskConfig(name="go-bp"), Store(store))
+        build_task(FunctionConfig(name="go-bp"), Store(store))
 
 
 def test_header_ec_vocabulary(store):
-    task = build_task(TaskConfig(name="ec", ec_level=2), Store(store))
+    task = build_task(FunctionConfig(name="ec", ec_level=2), Store(store))
     assert task.config.terms == ("3.4", "3.6")  # 1gbt 3.4.21.4, 4ZHL/U 3.4.21.73, 2OFG 3.6.3.5
     assert task.usable(Store(store)["2OFG/X"].protein) and not task.usable(Store(store)["4CUP/A"].protein)
 

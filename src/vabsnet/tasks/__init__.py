@@ -14,8 +14,15 @@ TASKS: dict[str, str] = {
 
 
 def task_class(name: str) -> type:
+    if name not in TASKS:
+        raise ValueError(f"unknown task {name!r}; available: {sorted(TASKS)}")
     module, _, cls = TASKS[name].partition(":")
     return getattr(importlib.import_module(module), cls)
+
+
+def config_class(name: str) -> type:
+    """The config section of a task (a ``vabsnet.config.TaskConfig`` subclass its module defines)."""
+    return task_class(name).config_class
 
 
 def __getattr__(name: str) -> type:  # ``from vabsnet.tasks import BindingSiteTask`` still works
@@ -25,4 +32,4 @@ def __getattr__(name: str) -> type:  # ``from vabsnet.tasks import BindingSiteTa
     raise AttributeError(name)
 
 
-__all__ = ["TASKS", "task_class"]
+__all__ = ["TASKS", "config_class", "task_class"]

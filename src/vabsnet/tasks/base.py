@@ -35,6 +35,7 @@ class Task:
     name: str
     level: str
     selection_metric: str
+    config_class: type[TaskConfig] = TaskConfig  # the task's ``task.*`` section
     config: TaskConfig
 
     def split_keys(self, store: Store) -> dict[str, list[str]]:

@@ -10,6 +10,7 @@ over all residues (both reported, named so); the same per atom, from every atom'
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vabsnet.atomic import atomic_write_text
-from vabsnet.config import TaskConfig
+from vabsnet.config import TaskConfig, task_section
 from vabsnet.constants import RESTYPE_1TO3, RESTYPES
 from vabsnet.data.batch import Batch
 from vabsnet.data.store import Store
@@ -33,13 +34,24 @@ from vabsnet.tasks.base import Task
 PRIOR = 0.03  # initial predicted probability of a binding residue (2.7% in the bundled train split)
 
 
+@dataclass(frozen=True)
+class BindingSiteConfig(TaskConfig):
+    """``task.*`` of binding-site prediction."""
+
+    name: str = "binding-site"
+    binding_cutoff: float = 4.0  # Angstrom, residue/atom to ligand heavy atom
+    min_ligand_atoms: int = 6  # ligands with fewer heavy atoms do not define binding sites
+    threshold: float = 0.5  # probability above which a residue is predicted binding
+
+
 class BindingSiteTask(Task):
+    config_class = BindingSiteConfig
     name = "binding-site"
     level = "residue"
     selection_metric = "auprc"
 
     def __init__(self, config: TaskConfig, store: Store | None = None) -> None:
-        self.config = config
+        self.config: BindingSiteConfig = task_section(config)  # type: ignore[assignment]
 
     def usable(self, protein: Protein) -> bool:
         return any(lig.num_atoms >= self.config.min_ligand_atoms for lig in protein.ligands)

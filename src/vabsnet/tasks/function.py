@@ -9,8 +9,9 @@ pair-centric micro AUPR.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
@@ -18,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vabsnet.atomic import atomic_write_text
-from vabsnet.config import TaskConfig
+from vabsnet.config import TaskConfig, task_section
 from vabsnet.data.batch import Batch
 from vabsnet.data.splits import SPLIT_NAMES
 from vabsnet.data.store import Store
@@ -47,11 +48,35 @@ def asymmetric_loss(logits: torch.Tensor, target: torch.Tensor, gamma_pos: float
     return -loss.sum(-1).mean()
 
 
+@dataclass(frozen=True)
+class FunctionConfig(TaskConfig):
+    """``task.*`` of the function tasks (``ec``, ``go-mf``, ``go-bp``, ``go-cc``)."""
+
+    name: str = "ec"
+    labels: str = ""  # DeepFRI/TorchDrug dataset directory; "" = EC numbers from structure headers (ec only)
+    test_cutoff: float = 0.95  # DeepFRI test chains kept: identity to train below this (0.3 ... 0.95)
+    ec_level: int = 4  # header EC numbers truncated to this many levels (1-4)
+    loss: Literal["asl", "bce"] = "asl"  # asymmetric loss (spec 5.1) or binary cross-entropy
+    terms: tuple[str, ...] = ()  # the label vocabulary, filled in by `finetune` and saved with the run
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "terms", tuple(self.terms))
+
+    def validate(self) -> None:
+        super().validate()
+        if self.test_cutoff not in (0.3, 0.4, 0.5, 0.7, 0.95):
+            raise ValueError("task.test_cutoff must be one of 0.3, 0.4, 0.5, 0.7, 0.95 (DeepFRI test CSV)")
+        if not 1 <= self.ec_level <= 4:
+            raise ValueError("task.ec_level must be in 1..4")
+
+
 class FunctionTask(Task):
+    config_class = FunctionConfig
     level = "protein"
     selection_metric = "fmax"
 
     def __init__(self, config: TaskConfig, store: Store | None = None) -> None:
+        config = task_section(config)
         self.name = config.name
         self.kind = "EC" if config.name == "ec" else "GO"
         self.split_method = ""
