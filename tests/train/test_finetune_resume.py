@@ -62,3 +62,15 @@ def test_other_config_or_init_in_the_same_run_is_refused(store, tmp_path, capsys
     assert main(_cmd(store, run)) == 0
     assert main(_cmd(store, run, "--set", "train.weight_decay=0.123")) == 2
     assert "another config (train.weight_decay)" in capsys.readouterr().err
+
+
+def test_two_process_ddp_finetune_on_cpu(store, tmp_path):
+    run = tmp_path / "ddp"
+    args = _cmd(store, run, "--devices", "2")
+    args[args.index("--max-steps") + 1] = "4"
+    proc = subprocess.run([sys.executable, "-m", "vabsnet.cli", *args], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert [r["step"] for r in _rows(run)] == ["1", "2", "3", "4"] and _rows(run)[3]["valid_auprc"]
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["task"] == "binding-site" and metrics["selection"]["metric"] == "valid auprc"
+    assert proc.stdout.count("metrics.json (test") == 1  # rank 0 alone evaluates and reports
