@@ -24,16 +24,18 @@ def _tile(n_q, n_heads, head_dim, BLOCK_Q: tl.constexpr, BLOCK_D: tl.constexpr):
 
 
 @triton.jit
-def _neighbour(q, K, V, NBR, MASK, BIAS, j, h, rows, rmask, tile, row_stride, col, n_nbr, n_heads):
-    """Neighbour ``j`` of every query row: edge ids, validity, gathered key and value rows ``[BLOCK_Q,
-    BLOCK_D]`` (float32) and the logits ``<q, k> + bias``."""
-    edge = rows * n_nbr + j
+def _neighbour(q, K, V, NBR, MASK, BIAS, j, h, rows, rmask, tile, row_stride, col, n_q, n_heads):
+    """Neighbour ``j`` of every query row: the edge-head id (offset into ``BIAS [K, H, Q]``, also the
+    dropout counter), validity, gathered key and value rows ``[BLOCK_Q, BLOCK_D]`` (float32) and the logits
+    ``<q, k> + bias``. ``NBR`` and ``MASK`` are ``[K, Q]``: every load over the query block is contiguous."""
+    edge = j * n_q + rows
+    eh = (j * n_heads + h) * n_q + rows
     idx = tl.load(NBR + edge, mask=rmask, other=0)
     valid = (tl.load(MASK + edge, mask=rmask, other=0) != 0) & rmask
     k = tl.load(K + idx[:, None] * row_stride + col, mask=tile, other=0.0).to(tl.float32)
     v = tl.load(V + idx[:, None] * row_stride + col, mask=tile, other=0.0).to(tl.float32)
-    s = tl.sum(q * k, 1) + tl.load(BIAS + edge * n_heads + h, mask=rmask, other=0.0).to(tl.float32)
-    return edge, idx, valid, k, v, s
+    s = tl.sum(q * k, 1) + tl.load(BIAS + eh, mask=rmask, other=0.0).to(tl.float32)
+    return eh, idx, valid, k, v, s
 
 
 @triton.jit
@@ -45,8 +47,8 @@ def fwd(Q, K, V, NBR, MASK, BIAS, OUT, LSE, n_q, n_nbr, n_heads, head_dim, rate,
     l_sum = tl.zeros((BLOCK_Q,), tl.float32)
     acc = tl.zeros((BLOCK_Q, BLOCK_D), tl.float32)
     for j in range(0, n_nbr):
-        edge, idx, valid, k, v, s = _neighbour(q, K, V, NBR, MASK, BIAS, j, h, rows, rmask, tile, row_stride,
-                                               col, n_nbr, n_heads)
+        eh, idx, valid, k, v, s = _neighbour(q, K, V, NBR, MASK, BIAS, j, h, rows, rmask, tile, row_stride,
+                                             col, n_q, n_heads)
         s = tl.where(valid, s, float("-inf"))
         m_new = tl.maximum(m, s)
         m_safe = tl.where(m_new == float("-inf"), 0.0, m_new)
@@ -54,7 +56,7 @@ def fwd(Q, K, V, NBR, MASK, BIAS, OUT, LSE, n_q, n_nbr, n_heads, head_dim, rate,
         p = tl.exp(s - m_safe)
         l_sum = l_sum * alpha + p
         if DROPOUT:
-            keep = tl.rand(seed, edge * n_heads + h) >= rate
+            keep = tl.rand(seed, eh) >= rate
             p = tl.where(keep, p / (1.0 - rate), 0.0)
         acc = acc * alpha[:, None] + p[:, None] * v
         m = m_new
@@ -75,17 +77,17 @@ def bwd(Q, K, V, NBR, MASK, BIAS, OUT, DOUT, LSE, DQ, DK, DV, DBIAS, n_q, n_nbr,
     delta = tl.sum(do * o, 1)  # sum_j p_j * dp_j, dropout included
     dq = tl.zeros((BLOCK_Q, BLOCK_D), tl.float32)
     for j in range(0, n_nbr):
-        edge, idx, valid, k, v, s = _neighbour(q, K, V, NBR, MASK, BIAS, j, h, rows, rmask, tile, row_stride,
-                                               col, n_nbr, n_heads)
+        eh, idx, valid, k, v, s = _neighbour(q, K, V, NBR, MASK, BIAS, j, h, rows, rmask, tile, row_stride,
+                                             col, n_q, n_heads)
         p = tl.where(valid, tl.exp(s - lse), 0.0)
         scale = tl.full((BLOCK_Q,), 1.0, tl.float32)
         if DROPOUT:
-            keep = tl.rand(seed, edge * n_heads + h) >= rate
+            keep = tl.rand(seed, eh) >= rate
             scale = tl.where(keep, 1.0 / (1.0 - rate), 0.0)
         gate = valid[:, None] & tile
         tl.atomic_add(DV + idx[:, None] * row_stride + col, (p * scale)[:, None] * do, mask=gate)
         ds = p * (scale * tl.sum(do * v, 1) - delta)
-        tl.store(DBIAS + edge * n_heads + h, ds, mask=rmask)
+        tl.store(DBIAS + eh, ds, mask=rmask)
         dq += ds[:, None] * k
         tl.atomic_add(DK + idx[:, None] * row_stride + col, ds[:, None] * q, mask=gate)
     tl.store(DQ + rows[:, None] * row_stride + col, dq, mask=tile)

@@ -67,19 +67,23 @@ def _launch(n_q: int, heads: int, head_dim: int) -> tuple[tuple[int, int], int]:
 
 class KnnAttention(torch.autograd.Function):
     """``out [Q, H, d] = KnnAttention.apply(q [Q, H, d], k [M, H, d], v [M, H, d], nbr [Q, K] (int64),
-    mask [Q, K] (bool), bias [Q, K, H], rate, seed)``; ``q`` is already scaled."""
+    mask [Q, K] (bool), bias [Q, K, H], rate, seed)``; ``q`` is already scaled. The kernels take the
+    neighbour-major copies ``nbr, mask [K, Q]`` and ``bias [K, H, Q]`` (made here, saved for backward)."""
 
     @staticmethod
     def forward(ctx, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, nbr: torch.Tensor,  # noqa: ANN001
                 mask: torch.Tensor, bias: torch.Tensor, rate: float, seed: int) -> torch.Tensor:
         fwd, _ = _kernels(interpreting())
-        q, k, v, bias = q.contiguous(), k.contiguous(), v.contiguous(), bias.contiguous()
-        nbr, mask = nbr.contiguous(), mask.to(torch.int8).contiguous()
+        q, k, v = q.contiguous(), k.contiguous(), v.contiguous()
+        # neighbour-major layouts: a program (queries x one head) then reads each neighbour's index, mask
+        # and bias for its queries from consecutive addresses
+        nbr, mask = nbr.t().contiguous(), mask.t().to(torch.int8).contiguous()  # [K, Q]
+        bias = bias.permute(1, 2, 0).contiguous()  # [K, H, Q]
         n_q, heads, head_dim = q.shape
         out = torch.empty_like(q)
         lse = torch.empty((n_q, heads), device=q.device, dtype=torch.float32)
         grid, block_d = _launch(n_q, heads, head_dim)
-        fwd[grid](q, k, v, nbr, mask, bias, out, lse, n_q, nbr.shape[1], heads, head_dim, float(rate), int(seed),
+        fwd[grid](q, k, v, nbr, mask, bias, out, lse, n_q, nbr.shape[0], heads, head_dim, float(rate), int(seed),
                   BLOCK_Q=BLOCK_Q, BLOCK_D=block_d, DROPOUT=rate > 0)
         ctx.save_for_backward(q, k, v, nbr, mask, bias, out, lse)
         ctx.rate, ctx.seed = rate, seed
@@ -96,10 +100,11 @@ class KnnAttention(torch.autograd.Function):
         dv = torch.zeros(v.shape, device=v.device, dtype=f32)
         dbias = torch.empty(bias.shape, device=bias.device, dtype=f32)
         grid, block_d = _launch(n_q, heads, head_dim)
-        bwd[grid](q, k, v, nbr, mask, bias, out, dout.contiguous(), lse, dq, dk, dv, dbias, n_q, nbr.shape[1],
+        bwd[grid](q, k, v, nbr, mask, bias, out, dout.contiguous(), lse, dq, dk, dv, dbias, n_q, nbr.shape[0],
                   heads, head_dim, float(ctx.rate), int(ctx.seed), BLOCK_Q=BLOCK_Q, BLOCK_D=block_d,
                   DROPOUT=ctx.rate > 0)
-        return (dq.to(q.dtype), dk.to(k.dtype), dv.to(v.dtype), None, None, dbias.to(bias.dtype), None, None)
+        dbias = dbias.permute(2, 0, 1).to(bias.dtype)  # [K, H, Q] -> [Q, K, H]
+        return (dq.to(q.dtype), dk.to(k.dtype), dv.to(v.dtype), None, None, dbias, None, None)
 
 
 def knn_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, nbr: torch.Tensor, mask: torch.Tensor,
