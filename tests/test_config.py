@@ -46,3 +46,19 @@ def test_each_task_has_its_own_section():
         bs.override(**{"task.name": "docking"})
     with pytest.raises(ValueError, match="test_cutoff"):
         ec.override(**{"task.test_cutoff": 0.6})
+
+
+def test_configs_saved_with_the_flat_task_section_still_load():
+    """Runs written before tasks had their own sections: the other tasks' fields are dropped."""
+    data = preset("tiny").to_dict()
+    data["task"] = {"name": "binding-site", "binding_cutoff": 4.5, "min_ligand_atoms": 6, "freeze_encoder": False,
+                    "eval_every": 20, "threshold": 0.5, "labels": "", "test_cutoff": 0.95, "ec_level": 4,
+                    "loss": "asl", "terms": []}
+    cfg = Config.from_dict(data)
+    assert cfg.task.binding_cutoff == 4.5 and cfg.task.eval_every == 20 and not hasattr(cfg.task, "ec_level")
+    data["task"]["name"] = "ec"
+    data["task"]["terms"] = ["1.1"]
+    assert Config.from_dict(data).task.terms == ("1.1",)
+    data["task"]["bogus"] = 1
+    with pytest.raises(KeyError, match="bogus"):
+        Config.from_dict(data)

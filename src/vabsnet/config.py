@@ -196,6 +196,12 @@ def _checked(owner: str, name: str, hint: object, value: Any) -> Any:
     return value
 
 
+# Runs saved before tasks had their own sections hold every task's fields in one flat ``task`` section;
+# on load, the fields of other tasks are dropped (they never applied to the run's task).
+_FLAT_TASK_KEYS = frozenset({"binding_cutoff", "min_ligand_atoms", "threshold", "labels", "test_cutoff", "ec_level",
+                             "loss", "terms"})
+
+
 def _build(cls: type[T], data: dict[str, Any]) -> T:
     fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     hints = get_type_hints(cls)
@@ -209,6 +215,8 @@ def _build(cls: type[T], data: dict[str, Any]) -> T:
             from vabsnet.tasks import config_class
 
             sub = config_class(str(value.get("name", TaskConfig.name)))
+            own = {f.name for f in dataclasses.fields(sub)}
+            value = {k: v for k, v in value.items() if k in own or k not in _FLAT_TASK_KEYS}
         if isinstance(value, dict) and sub is not None and dataclasses.is_dataclass(sub):
             value = _build(sub, value)  # type: ignore[arg-type]
         else:
