@@ -194,7 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("pretrain", help="pre-train an encoder (SMPC span masking or an ablation); resumable")
     p.add_argument("--store", required=True)
-    p.add_argument("--mask", choices=["span", "residue", "residue-only"], help="default: span (SMPC)")
+    p.add_argument("--mask", choices=["span", "residue", "residue-only", "single"],
+                   help="span (SMPC, default); single: scattered residues reduced to a noised CA, as span; "
+                   "residue: type only, atoms kept (leaks); residue-only: CA atoms only")
     p.add_argument("--out", required=True, help="run directory")
     _add_training(p)
     p.set_defaults(func=_pretrain)

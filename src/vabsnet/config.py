@@ -67,7 +67,7 @@ class DataConfig:
 class PretrainConfig:
     """SMPC masking and objective weights (spec section 4)."""
 
-    mask: Literal["span", "residue", "residue-only"] = "span"
+    mask: Literal["span", "residue", "residue-only", "single"] = "span"
     mask_ratio: float = 0.3
     span_mean: float = 6.0  # Poisson mean of span lengths
     noise_std: float = 0.5  # Angstrom, on masked residues

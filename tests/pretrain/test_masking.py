@@ -79,3 +79,17 @@ def test_residue_only_has_one_atom_per_residue(protein):
 def test_unknown_strategy(protein):
     with pytest.raises(ValueError, match="unknown masking strategy"):
         apply_mask(protein, "random", np.random.default_rng(0))  # type: ignore[arg-type]
+
+
+def test_single_strategy_is_span_without_the_spans(protein):
+    """`single`: independent residues (exactly 30%, scattered), each reduced to a noised CA like `span`."""
+    view = apply_mask(protein, "single", np.random.default_rng(0))
+    masked = view.masked
+    assert masked.sum() == int(protein.num_residues * 0.3) and view.noised.tolist() == masked.tolist()
+    edges = np.flatnonzero(np.diff(np.r_[0, masked.astype(int), 0]))
+    assert np.mean(edges[1::2] - edges[::2]) < 2.0  # scattered, while span runs average over 4
+    counts = view.protein.residue_atom_count
+    assert (counts[masked] == 1).all() and (counts[~masked] == protein.residue_atom_count[~masked]).all()
+    assert (view.res_token[masked] == RESTYPE_MASK).all()
+    shift = np.linalg.norm(view.protein.ca_coords - protein.ca_coords, axis=1)
+    assert (shift[~masked] == 0).all() and 0.4 < shift[masked].mean() < 1.2

@@ -130,3 +130,14 @@ def test_empty_train_split_is_a_clear_error(store, tmp_path, capsys):
     finally:
         (store / "splits.json").unlink()
     assert "train split is empty" in capsys.readouterr().err
+
+
+def test_single_mask_trains_with_the_span_losses(store, tmp_path):
+    """`single` noises its masked CAs like `span`, so the position and distance losses are on; `residue`
+    noises nothing."""
+    rows = {}
+    for mask in ("single", "residue"):
+        assert main(_cmd(store, tmp_path / mask, 2, "--mask", mask)) == 0
+        rows[mask] = _rows(tmp_path / mask)
+    assert all(float(r["position"]) > 0.1 and float(r["distance"]) > 0.0 for r in rows["single"])
+    assert all(float(r["position"]) == 0.0 and float(r["distance"]) == 0.0 for r in rows["residue"])

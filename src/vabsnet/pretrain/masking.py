@@ -6,6 +6,9 @@
 - ``residue`` (the naive bi-level baseline): the same fraction of independent single residues; only
   the type is masked, all atoms stay, nothing is noised. The atom names spell the answer: leakage.
 - ``residue-only``: only CA atoms in the input (no atom track content), spans masked as in ``span``.
+- ``single``: the clean ablation of ``span``: the same fraction of independent single residues, each
+  reduced to a noised CA exactly as in ``span``, with the same losses. ``span`` and ``single`` differ only
+  in whether masked residues come in contiguous spans; ``residue`` differs from ``span`` in three ways.
 """
 
 from __future__ import annotations
@@ -20,8 +23,8 @@ from vabsnet.constants import ATOM_CA, RESTYPE_MASK
 from vabsnet.structure.protein import Protein
 from vabsnet.structure.select import keep_atoms
 
-Strategy = Literal["span", "residue", "residue-only"]
-STRATEGIES: tuple[str, ...] = ("span", "residue", "residue-only")
+Strategy = Literal["span", "residue", "residue-only", "single"]
+STRATEGIES: tuple[str, ...] = ("span", "residue", "residue-only", "single")
 
 
 @dataclass(frozen=True, eq=False)
@@ -73,9 +76,9 @@ def apply_mask(protein: Protein, strategy: Strategy, rng: np.random.Generator, *
         masked = residue_mask(r, ratio, rng)
         tokens = np.where(masked, RESTYPE_MASK, protein.restype).astype(np.int64)
         return MaskedView(protein, tokens, masked, np.zeros(r, bool), np.ones(protein.num_atoms, bool))
-    if strategy not in ("span", "residue-only"):
+    if strategy not in STRATEGIES:
         raise ValueError(f"unknown masking strategy {strategy!r}; choose one of {STRATEGIES}")
-    masked = span_mask(r, ratio, span_mean, rng)
+    masked = residue_mask(r, ratio, rng) if strategy == "single" else span_mask(r, ratio, span_mean, rng)
     is_ca = protein.atom_name == ATOM_CA
     keep = is_ca if strategy == "residue-only" else (is_ca | ~masked[protein.atom_residue])
     noise = rng.normal(0.0, noise_std, size=(r, 3)).astype(np.float32) * masked[:, None]
