@@ -97,14 +97,20 @@ def residue_frames(protein: Protein) -> tuple[np.ndarray, np.ndarray]:
     return frames, full
 
 
+SEQ_LINK_MAX_CA = 6.0  # Angstrom: consecutive numbers, CA-CA 3.8 A apart, each CA noised by 0.5 A per axis
+
+
 def chain_links_ca(protein: Protein) -> np.ndarray:
-    """``[R]`` residue i follows residue i-1 in the same chain: peptide bond or CA-CA under 4.2 A."""
+    """``[R]`` residue i follows residue i-1 in the same chain: a peptide bond, or CA-CA under 4.2 A, or
+    consecutive residue numbers with CA-CA under ``SEQ_LINK_MAX_CA`` (a span-masked residue has no N or C
+    and a noised CA: without the sequence rule about half of them lost their frame)."""
     ca = protein.ca_coords
     link = chain_links(protein)
     if protein.num_residues > 1:
         same = protein.chain_id[1:] == protein.chain_id[:-1]
-        close = np.linalg.norm(ca[1:] - ca[:-1], axis=-1) < 4.2
-        link[1:] |= same & close
+        dist = np.linalg.norm(ca[1:] - ca[:-1], axis=-1)
+        consecutive = np.diff(protein.res_id.astype(np.int64)) == 1
+        link[1:] |= same & ((dist < 4.2) | (consecutive & (dist < SEQ_LINK_MAX_CA)))
     return link
 
 
