@@ -35,8 +35,6 @@ from vabsnet.train.checkpoint import load_encoder
 from vabsnet.train.engine import autocast
 from vabsnet.train.evaluate import resolve_device
 
-EmbedSummary = FilesSummary
-
 
 @dataclass(frozen=True)
 class ChainEmbedding:

@@ -21,8 +21,6 @@ from vabsnet.inference import ATOM_BUDGET, ChainJob, FilesSummary, run_files
 from vabsnet.train.engine import autocast
 from vabsnet.train.evaluate import load_model, resolve_device
 
-PredictSummary = FilesSummary
-
 
 def predict_files(task_name: str, run: str | Path, inputs: Sequence[str | Path], out: str | Path, *,
                   progress: bool = True, max_chain_residues: int = MAX_CHAIN_RESIDUES, device: str = "auto",
@@ -48,8 +46,3 @@ def predict_files(task_name: str, run: str | Path, inputs: Sequence[str | Path],
                             max_chain_residues=max_chain_residues, progress=progress, desc=f"predict {task.name}")
     writer.close()
     return summary
-
-
-def predict_binding_sites(run: str | Path, inputs: Sequence[str | Path], out: str | Path,
-                          **options: object) -> FilesSummary:
-    return predict_files("binding-site", run, inputs, out, **options)  # type: ignore[arg-type]

@@ -34,7 +34,13 @@ class TaskDataset(Dataset):
     def __init__(self, store: Store, keys: list[str], config: Config, task: object, train: bool,
                  seed: int) -> None:
         self.store, self.config, self.task, self.train, self.seed = store, config, task, train, seed
-        self.keys = [k for k in keys if task.usable(store[k].protein)]  # type: ignore[attr-defined]
+        self.keys: list[str] = []
+        self.atoms: list[int] = []  # per kept record, for batching evaluation by an atom budget
+        for key in keys:
+            protein = store[key].protein
+            if task.usable(protein):  # type: ignore[attr-defined]
+                self.keys.append(key)
+                self.atoms.append(int(protein.num_atoms))
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -42,19 +48,13 @@ class TaskDataset(Dataset):
     def __getitem__(self, index: int) -> tuple[ProteinGraph, np.ndarray]:
         n = len(self.keys)
         position = index % n
-        protein = None
         if self.train:
             position = int(np.random.default_rng([self.seed, index // n, 7]).permutation(n)[position])
-            protein = self.store[self.keys[position]].protein
+        protein = self.store[self.keys[position]].protein
+        if self.train:
             rng = np.random.default_rng([self.seed, index])
             protein = protein.crop(*crop_window(protein.num_residues, self.config.data.crop_residues, rng))
-        else:
-            protein = self.store[self.keys[position]].protein
         return featurize(protein, self.config.encoder), self.task.labels(protein)  # type: ignore[attr-defined]
-
-    def num_atoms(self, index: int) -> int:
-        """Atoms of an evaluation record (for batching by an atom budget)."""
-        return int(self.store[self.keys[index]].protein.num_atoms)
 
 
 def collate_labelled(items: list[tuple[ProteinGraph, np.ndarray]]) -> LabelledBatch:

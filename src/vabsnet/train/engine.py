@@ -87,10 +87,8 @@ def prepare_run(run: Path, config: Config, identity: dict[str, str] | None = Non
     if cfg_path.exists():
         have = Config.load(cfg_path)
         if have != config:
-            new = config.to_dict()
-            diff = [f"{k}.{f}" for k, v in have.to_dict().items() if isinstance(v, dict)
-                    for f in v if new[k].get(f) != v[f]] + [k for k, v in have.to_dict().items()
-                                                             if not isinstance(v, dict) and new[k] != v]
+            old, new = _flat(have), _flat(config)
+            diff = [k for k in old.keys() | new.keys() if old.get(k) != new.get(k)]
             raise VabsnetError(f"{run}: holds a run with another config ({', '.join(sorted(diff))}); "
                                "use another --out")
     else:
@@ -109,6 +107,17 @@ def prepare_run(run: Path, config: Config, identity: dict[str, str] | None = Non
     step = int(ckpt["global_step"])
     truncate_metrics(run / "metrics.csv", step)
     return step
+
+
+def _flat(config: Config) -> dict[str, object]:
+    """``{"section.field": value}`` of a config (top-level fields under their own name)."""
+    out: dict[str, object] = {}
+    for section, value in config.to_dict().items():
+        if isinstance(value, dict):
+            out.update({f"{section}.{k}": v for k, v in value.items()})
+        else:
+            out[section] = value
+    return out
 
 
 def uses_cuda(accelerator: str) -> bool:

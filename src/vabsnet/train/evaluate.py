@@ -67,8 +67,7 @@ def predict_split(model: FinetuneModel, task: Task, dataset: TaskDataset, precis
     model.eval()
     device = next(model.parameters()).device
     scores, targets, atoms = [], [], []
-    groups = atom_batches([dataset.num_atoms(i) for i in range(len(dataset))], atom_budget)
-    for group in groups:
+    for group in atom_batches(dataset.atoms, atom_budget):
         batch = task.collate([dataset[i] for i in group]).to(device)
         with autocast(device, precision):
             logits = task.logits(model.head, model.encoder(batch.graph), batch.graph)

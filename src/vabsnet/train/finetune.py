@@ -21,8 +21,8 @@ from vabsnet.data.store import Store
 from vabsnet.errors import VabsnetError
 from vabsnet.tasks.base import Task, build_task
 from vabsnet.tasks.data import LabelledBatch, TaskDataset
-from vabsnet.train.checkpoint import CHECKPOINT_FILE, load_encoder, save_weights
-from vabsnet.train.engine import EngineModule, fit, prepare_run
+from vabsnet.train.checkpoint import CHECKPOINT_FILE, load_encoder, read_checkpoint, save_weights
+from vabsnet.train.engine import EngineModule, fit, prepare_run, uses_cuda
 from vabsnet.train.evaluate import MODEL_FILE, FinetuneModel, evaluate, predict_split
 
 __all__ = ["MODEL_FILE", "FinetuneModel", "FinetuneModule", "finetune"]
@@ -109,9 +109,7 @@ def finetune(store_path: str | Path, run: str | Path, config: Config, *, init: s
         save_weights(module.model, run / MODEL_FILE, config, "vabsnet-finetuned")
         best = module.best
     else:
-        from vabsnet.train.checkpoint import read_checkpoint
-
         best = read_checkpoint(run / CHECKPOINT_FILE).get("vabsnet_extra", {}).get("best", math.nan)
-    device = "cuda" if accelerator in ("auto", "cuda", "gpu") and torch.cuda.is_available() else "cpu"
+    device = "cuda" if uses_cuda(accelerator) else "cpu"
     return evaluate(run, store_path, "test", device=device, precision=config.train.precision,
                     extra={"selection": {"metric": f"valid {task.selection_metric}", "best": best}})
