@@ -171,3 +171,65 @@ def test_bundled_paths_exist():
     paths = bundled()
     assert all(p.exists() for p in paths)
     assert entry("1AFS").ec == {"A": ("1.1.1.50",)}
+
+
+def _edited_5pti(tmp_path, edit):
+    """5PTI (BPTI, real) read with biotite, edited by ``edit(atoms) -> atoms`` (the edit is the test's, the
+    coordinates are the entry's), written as PDB."""
+    import biotite.structure as struc
+    from biotite.structure.io import pdb, pdbx
+
+    atoms = pdbx.get_structure(pdbx.CIFFile.read(gzip.open(entry("5PTI").path, "rt")), model=1,
+                               use_author_fields=True)
+    atoms = atoms[atoms.element != "D"]
+    atoms = edit(atoms)
+    out = tmp_path / "edited.pdb"
+    f = pdb.PDBFile()
+    f.set_structure(atoms)
+    f.write(str(out))
+    assert isinstance(atoms, struc.AtomArray)
+    return out
+
+
+def test_modified_residue_maps_to_parent_through_the_ccd(tmp_path):
+    def aba(atoms):  # Cys14 written as HETATM ABA (alpha-aminobutyric acid; SG -> CG), as in C14A-like entries
+        sel = atoms.res_id == 14
+        atoms.res_name[sel] = "ABA"
+        atoms.hetero[sel] = True
+        sg = sel & (atoms.atom_name == "SG")
+        atoms.atom_name[sg], atoms.element[sg] = "CG", "C"
+        return atoms
+
+    plain = load_structure(entry("5PTI").path)
+    p = load_structure(_edited_5pti(tmp_path, aba))
+    assert "ABA" not in {lig.name for lig in p.ligands} and not p.ligands
+    assert p.num_residues == plain.num_residues
+    i = int(np.flatnonzero(p.res_id == 14)[0])
+    assert p.restype[i] == RESTYPE_INDEX["A"]
+    assert sorted(p.atom_name[p.atom_residue == i]) == sorted(ATOM37_INDEX[a] for a in ("N", "CA", "C", "O", "CB"))
+
+
+def test_free_amino_acid_is_a_ligand_and_a_bonded_hetatm_residue_is_not(tmp_path):
+    def edit(atoms):
+        import biotite.structure as struc
+
+        tyr = atoms[atoms.res_id == 35].copy()  # Tyr35 copied 20 A along -x (7.4 A from the chain) as a free HETATM
+        tyr.coord += np.array([-20.0, 0.0, 0.0])
+        tyr.res_id[:] = 900
+        tyr.hetero[:] = True
+        atoms.hetero[atoms.res_id == 14] = True  # Cys14 flagged HETATM but peptide-bonded: still a residue
+        return struc.concatenate([atoms, tyr])
+
+    plain = load_structure(entry("5PTI").path)
+    p = load_structure(_edited_5pti(tmp_path, edit))
+    assert p.num_residues == plain.num_residues
+    assert [(lig.name, lig.res_id, lig.num_atoms) for lig in p.ligands] == [("TYR", 900, 12)]
+
+
+def test_altloc_occupancy_is_chosen_per_residue(corpus_path):
+    # 3U7T residue 22 is SER (altloc A, occupancy 0.53) or PRO (altloc B, 0.47)
+    p = load_structure(corpus_path("3U7T"), altloc="occupancy")
+    i = np.flatnonzero(p.res_id == 22)
+    assert len(i) == 1 and p.restype[i[0]] == RESTYPE_INDEX["S"]
+    assert sorted(p.atom_name[p.atom_residue == i[0]]) == sorted(ATOM37_INDEX[a] for a in ("N", "CA", "C", "O",
+                                                                                            "CB", "OG"))

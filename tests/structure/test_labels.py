@@ -37,3 +37,30 @@ def test_hand_placed_ligand(corpus_path):
     labels = binding_site_labels(q, cutoff=1.5)
     assert labels.residue[10]
     assert labels.atom[p.ca_index[10]]
+
+
+def test_cutoff_is_inclusive(corpus_path):
+    import dataclasses
+
+    p = load_structure(corpus_path("1AFS"), chains=["A"])
+    ca = p.ca_coords[10].astype(np.float64)
+    lig = Ligand("TST", "Z", 1, ["C1"], ["C"], (ca + np.array([0.0, 0.0, 4.0]))[None])
+    q = dataclasses.replace(p, ligands=(lig,))
+    d = np.linalg.norm(q.coords.astype(np.float64) - q.ligands[0].coords[0], axis=-1)
+    assert d[p.ca_index[10]] == 4.0  # exactly at the cutoff
+    assert binding_site_labels(q, cutoff=4.0).atom[p.ca_index[10]]
+    np.testing.assert_array_equal(binding_site_labels(q, cutoff=4.0).atom, d <= 4.0)
+
+
+def test_attached_glycans_are_not_ligands_by_default(corpus_path):
+    from vabsnet.structure.labels import attached_glycans
+
+    p = load_structure(corpus_path("pdb3o21"))  # nine N-linked NAG, no other ligand
+    assert [lig.name for lig in p.ligands] == ["NAG"] * 9
+    assert attached_glycans(p).all()
+    assert binding_site_labels(p, 4.0, 6, glycans=True).residue.sum() == 43
+    assert not binding_site_labels(p, 4.0, 6).residue.any()
+    # 2HA2: four attached NAG, a fucose 2.7 A from a NAG (not bonded) and the ligand SCK stay
+    q = load_structure(corpus_path("2HA2_SCK_2HA3_CHT_larger_receptor"))
+    assert [(lig.name, bool(a)) for lig, a in zip(q.ligands, attached_glycans(q), strict=True)] == [
+        ("NAG", True), ("NAG", True), ("FUC", False), ("NAG", True), ("NAG", True), ("SCK", False)]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.spatial import cKDTree
 
 from vabsnet.constants import (
     ATOM37,
@@ -23,6 +24,7 @@ from vabsnet.constants import (
     WATER_NAMES,
 )
 from vabsnet.errors import StructureError
+from vabsnet.structure.ccd import amino_acid_parent
 from vabsnet.structure.protein import Ligand, Protein
 
 MAX_ABS_COORD = 9999.0  # beyond the PDB format's range: a sign of a broken file
@@ -37,11 +39,47 @@ class LoadReport:
     excluded_hetero_groups: int
 
 
+PEPTIDE_BOND_MAX = 2.0  # Angstrom: a HETATM amino acid this close to another residue is part of the chain
+
+
 def _parent_name(res_name: str) -> str | None:
-    """Parent amino acid (3 letters) of a residue name, or None when it is no amino acid."""
+    """Parent amino acid (3 letters) of a residue name, or None when it is no amino acid. Names outside the
+    built-in table are looked up in the Chemical Component Dictionary (ABA -> ALA)."""
     if res_name in RESTYPE_3TO1 or res_name in UNKNOWN_RESIDUES:
         return res_name
-    return MODIFIED_RESIDUES.get(res_name)
+    if res_name in MODIFIED_RESIDUES:
+        return MODIFIED_RESIDUES[res_name]
+    if res_name in WATER_NAMES or res_name in NUCLEIC_NAMES or res_name in LIGAND_EXCLUDED:
+        return None
+    return amino_acid_parent(res_name)
+
+
+def _residue_ids(chain_id: np.ndarray, res_id: np.ndarray, ins_code: np.ndarray,
+                 res_name: np.ndarray) -> np.ndarray:
+    """``[N]`` residue ordinal of every atom (a new residue where any of the four keys changes)."""
+    change = np.ones(len(res_id), dtype=bool)
+    change[1:] = ((chain_id[1:] != chain_id[:-1]) | (res_id[1:] != res_id[:-1])
+                  | (ins_code[1:] != ins_code[:-1]) | (res_name[1:] != res_name[:-1]))
+    return np.cumsum(change) - 1
+
+
+def _free_amino_acids(residue: np.ndarray, amino: np.ndarray, hetero: np.ndarray, heavy: np.ndarray,
+                      coord: np.ndarray) -> np.ndarray:
+    """``[N]`` atoms of HETATM amino acids (standard or modified) bonded to no other amino acid: free
+    ligands such as a bound arginine, not chain residues. A modified residue inside the chain is bonded
+    to its neighbours (peptide bonds, under ``PEPTIDE_BOND_MAX``)."""
+    het = amino & hetero & heavy & np.isfinite(coord).all(1)
+    if not het.any():
+        return np.zeros(len(residue), dtype=bool)
+    pool = np.flatnonzero(amino & heavy & np.isfinite(coord).all(1))
+    tree = cKDTree(coord[pool])
+    linked = set()
+    for i, near in zip(np.flatnonzero(het), tree.query_ball_point(coord[het], PEPTIDE_BOND_MAX), strict=True):
+        if np.any(residue[pool[near]] != residue[i]):
+            linked.add(int(residue[i]))
+    het_res = residue[het]
+    free_res = np.setdiff1d(het_res, np.fromiter(linked, dtype=np.int64, count=len(linked)))
+    return np.isin(residue, free_res) & amino & hetero
 
 
 def atoms_to_protein(
@@ -75,8 +113,10 @@ def atoms_to_protein(
     names, inverse = np.unique(res_name, return_inverse=True)
     parent_of_name = [_parent_name(n) for n in names]
     parent = np.array([p or "" for p in parent_of_name], dtype="<U3")[inverse]
-    std_name = np.isin(res_name, list(RESTYPE_3TO1) + list(UNKNOWN_RESIDUES))
-    is_protein = (parent != "") & (~hetero | ~std_name)  # a HETATM standard residue is a free ligand
+    residue = _residue_ids(chain_id, res_id, ins_code, res_name)
+    free = _free_amino_acids(residue, parent != "", hetero, heavy, coord)
+    polymer = (parent != "") & ~free  # free amino acids (HETATM, bonded to no residue) are ligands
+    is_protein = polymer.copy()
     if chains is not None:
         is_protein &= np.isin(chain_id, list(chains))
 
@@ -149,7 +189,7 @@ def atoms_to_protein(
     )
     atom_elem = element[sel].copy()
     protein_ligands, excluded = _ligands(chain_id, res_id, ins_code, res_name, aliased, element, hetero,
-                                         heavy, coord, is_protein | (parent != ""))
+                                         heavy, coord, polymer)
     protein = Protein(
         name=name,
         restype=restype,

@@ -92,7 +92,7 @@ def _parse(path: Path, model: int, altloc: Altloc) -> tuple[object, dict[str, tu
             pdb_file = pdb.PDBFile.read(io.StringIO(text))
             with warnings.catch_warnings():  # "elements were guessed from atom name"
                 warnings.simplefilter("ignore", UserWarning)
-                atoms = pdb_file.get_structure(model=model, altloc=altloc)
+                atoms = pdb_file.get_structure(model=model, **_altloc_args(altloc))
             ec = ec_from_pdb_header(line for line in lines[:5000] if line.startswith("COMPND"))
         else:
             if fmt == "cif":
@@ -105,13 +105,43 @@ def _parse(path: Path, model: int, altloc: Altloc) -> tuple[object, dict[str, tu
             block = blocks[0]  # the first data block with coordinates
             with warnings.catch_warnings():  # missing auth_* columns fall back to label_* silently
                 warnings.simplefilter("ignore", UserWarning)
-                atoms = pdbx.get_structure(block, model=model, altloc=altloc, use_author_fields=True)
+                atoms = pdbx.get_structure(block, model=model, use_author_fields=True, **_altloc_args(altloc))
             ec = ec_from_cif_block(block)
     except StructureError:
         raise
     except Exception as exc:  # biotite raises many types on malformed input
         raise StructureError(str(path), f"cannot parse as {fmt.upper()}: {type(exc).__name__}: {exc}") from None
+    if altloc == "occupancy":
+        atoms = atoms[altloc_by_residue(atoms)]
     return atoms, ec
+
+
+def _altloc_args(altloc: Altloc) -> dict:
+    return {"altloc": "all", "extra_fields": ["occupancy"]} if altloc == "occupancy" else {"altloc": altloc}
+
+
+def altloc_by_residue(atoms: object) -> object:
+    """``[N]`` bool: per residue (chain, number, insertion code), the atoms without an alternate location
+    plus those of the location with the highest mean occupancy (the first on ties). Per residue, not per
+    atom, so one conformer is never mixed with another, and where the locations are different residues
+    (3U7T 22: SER at 0.53 or PRO at 0.47) the more occupied residue is the one kept."""
+    import numpy as np
+
+    alt = np.asarray(atoms.altloc_id).astype(str)  # type: ignore[attr-defined]
+    alt = np.where(np.isin(alt, ["", ".", "?", " "]), "", alt)
+    keep = alt == ""
+    if keep.all():
+        return keep
+    occ = np.asarray(atoms.occupancy, dtype=np.float64)  # type: ignore[attr-defined]
+    key = np.char.add(np.char.add(np.asarray(atoms.chain_id).astype(str), "|"),  # type: ignore[attr-defined]
+                      np.char.add(np.asarray(atoms.res_id).astype(str),  # type: ignore[attr-defined]
+                                  np.char.add("|", np.asarray(atoms.ins_code).astype(str))))  # type: ignore[attr-defined]
+    for k in np.unique(key[~keep]):
+        rows = np.flatnonzero((key == k) & ~keep)
+        ids = list(dict.fromkeys(alt[rows]))  # in file order
+        best = max(ids, key=lambda a: (occ[rows][alt[rows] == a].mean(), -ids.index(a)))
+        keep[rows[alt[rows] == best]] = True
+    return keep
 
 
 def load_structure(

@@ -26,7 +26,7 @@ from vabsnet.data.store import Store
 from vabsnet.metrics import binary_report
 from vabsnet.model.heads import ClsHead
 from vabsnet.model.outputs import EncoderOutput
-from vabsnet.structure.labels import binding_site_labels
+from vabsnet.structure.labels import binding_ligands, binding_site_labels
 from vabsnet.structure.protein import Protein
 from vabsnet.structure.write import to_pdb
 from vabsnet.tasks.base import Task
@@ -39,8 +39,9 @@ class BindingSiteConfig(TaskConfig):
     """``task.*`` of binding-site prediction."""
 
     name: str = "binding-site"
-    binding_cutoff: float = 4.0  # Angstrom, residue/atom to ligand heavy atom
+    binding_cutoff: float = 4.0  # Angstrom, residue/atom to ligand heavy atom, inclusive
     min_ligand_atoms: int = 6  # ligands with fewer heavy atoms do not define binding sites
+    glycans: bool = False  # covalently attached glycans (N-linked NAG ...) count as ligands
     threshold: float = 0.5  # probability above which a residue is predicted binding
 
 
@@ -54,10 +55,11 @@ class BindingSiteTask(Task):
         self.config: BindingSiteConfig = task_section(config)  # type: ignore[assignment]
 
     def usable(self, protein: Protein) -> bool:
-        return any(lig.num_atoms >= self.config.min_ligand_atoms for lig in protein.ligands)
+        return bool(binding_ligands(protein, self.config.min_ligand_atoms, self.config.glycans))
 
     def labels(self, protein: Protein) -> np.ndarray:
-        res = binding_site_labels(protein, self.config.binding_cutoff, self.config.min_ligand_atoms).residue
+        c = self.config
+        res = binding_site_labels(protein, c.binding_cutoff, c.min_ligand_atoms, c.glycans).residue
         return res[protein.atom_residue].astype(np.float32)  # [A]
 
     def head(self, dim: int, layers: int) -> nn.Module:
