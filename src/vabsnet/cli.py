@@ -86,14 +86,20 @@ def _headline(result: dict) -> str:
 
 
 def _finetune(args: argparse.Namespace) -> int:
-    from vabsnet.train.finetune import finetune
+    from vabsnet.train.finetune import finetune, recipe
     from vabsnet.train.pretrain import set_threads
 
     set_threads()
-    config = _config(args, **{"task.name": args.task, "train.seed": args.seed,
-                              "task.freeze_encoder": True if args.freeze_encoder else None,
-                              "task.labels": args.labels, "task.test_cutoff": args.test_cutoff,
-                              "train.precision": args.precision, "train.max_steps": args.max_steps})
+    flags = {"task.name": args.task, "train.seed": args.seed,
+             "task.freeze_encoder": True if args.freeze_encoder else None,
+             "task.labels": args.labels, "task.test_cutoff": args.test_cutoff,
+             "train.precision": args.precision, "train.max_steps": args.max_steps}
+    config = _config(args, **flags)
+    given = {k for k, v in flags.items() if v is not None} | set(_parse_overrides(args.set or []))
+    schedule = {k: v for k, v in recipe(config).items() if k not in given}  # type: ignore[arg-type]
+    config = config.override(**schedule)  # type: ignore[attr-defined]
+    if schedule and not args.quiet:
+        print("task schedule: " + ", ".join(f"{k}={v:g}" for k, v in schedule.items()), flush=True)
     result = finetune(args.store, args.out, config, init=args.init, devices=args.devices,  # type: ignore[arg-type]
                       accelerator=args.accelerator, progress=not args.quiet)
     if result:  # rank 0

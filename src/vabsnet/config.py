@@ -46,6 +46,12 @@ class EncoderConfig:
     chunk_nodes: int = 16384  # attention queries per chunk (gather path): bounds memory on huge proteins
     checkpoint: bool = False  # activation checkpointing per block: recompute in backward, less memory
 
+    def architecture(self) -> dict[str, Any]:
+        """The fields that define the weights. The others (kNN sizes, dropout rates, the attention kernel,
+        chunking, checkpointing) may differ between pre-training and fine-tuning: the official binding-site
+        recipe fine-tunes at kNN 30/30 an encoder pre-trained at 15/15."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if k not in _DATA_SIDE}
+
     def validate(self) -> None:
         if self.dim % self.heads:
             raise ValueError(f"encoder.dim={self.dim} is not divisible by encoder.heads={self.heads}")
@@ -54,6 +60,10 @@ class EncoderConfig:
         for name in ("dropout", "attn_dropout", "drop_path"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"encoder.{name} must be in [0, 1)")
+
+
+_DATA_SIDE = frozenset({"k_atom", "k_res", "dropout", "attn_dropout", "drop_path", "attention", "chunk_nodes",
+                        "checkpoint"})
 
 
 @dataclass(frozen=True)

@@ -89,4 +89,66 @@ def test_init_from_a_mismatched_encoder_is_refused(store, tmp_path, capsys):
     (tmp_path / "config.json").write_text(cfg.to_json())
     assert main(["finetune", "--store", str(store), "--init", str(tmp_path / "encoder.safetensors"),
                  "--out", str(tmp_path / "ft"), "--max-steps", "1", "--quiet"]) == 2
-    assert "encoder config differs" in capsys.readouterr().err
+    assert "encoder.dim: 64 in --init, 128 here" in capsys.readouterr().err
+
+
+def test_init_at_other_knn_sizes_and_the_task_schedule(store, tmp_path, capsys):
+    """The official binding-site recipe fine-tunes at kNN 30/30 an encoder pre-trained at 15/15: the kNN
+    sizes are data-side and may differ from the encoder's pre-training; the schedule is the task's."""
+    from vabsnet.config import preset
+    from vabsnet.model import VabsEncoder
+    from vabsnet.train.checkpoint import save_encoder
+    from vabsnet.train.finetune import recipe
+
+    cfg = preset("tiny")
+    torch.manual_seed(0)
+    save_encoder(VabsEncoder(cfg.encoder), tmp_path / "encoder.safetensors", cfg)
+    (tmp_path / "config.json").write_text(cfg.to_json())
+    run = tmp_path / "ft"
+    assert main(["finetune", "--store", str(store), "--init", str(tmp_path / "encoder.safetensors"),
+                 "--out", str(run), "--max-steps", "2", "--set", "encoder.k_atom=20", "--set", "encoder.k_res=24",
+                 "--set", "data.crop_residues=64", "--set", "task.eval_every=2"]) == 0
+    assert "task schedule: train.lr=0.0001, train.warmup_steps=1" in capsys.readouterr().out
+    saved = json.loads((run / "config.json").read_text())
+    assert (saved["encoder"]["k_atom"], saved["encoder"]["k_res"], saved["train"]["lr"]) == (20, 24, 1e-4)
+    # official schedules on the paper preset; a rate given by the user wins over the task's
+    assert recipe(preset("paper")) == {"train.lr": 1e-5, "train.warmup_steps": 10_000, "train.max_steps": 100_000}
+    assert recipe(preset("paper").override(**{"task.name": "ec"}))["train.lr"] == 5e-5
+    assert recipe(preset("base").override(**{"task.name": "go-mf"}))["train.lr"] == pytest.approx(2.5e-4)
+
+
+def test_augmentation_masks_a_fifth_of_residues_and_keeps_their_atoms(corpus_path):
+    from vabsnet.constants import ATOM_MASK, RESTYPE_MASK
+    from vabsnet.tasks.augment import mask_residues_keep_atoms
+
+    p = load_structure(corpus_path("1AFS")).select_chain("A")
+    aug = mask_residues_keep_atoms(p, 0.2, 0.5, np.random.default_rng(0))
+    assert aug.masked.sum() == int(p.num_residues * 0.2) == 63
+    on_atom = aug.masked[p.atom_residue]
+    assert aug.protein.num_atoms == p.num_atoms  # atoms kept
+    np.testing.assert_array_equal(aug.res_token == RESTYPE_MASK, aug.masked)
+    np.testing.assert_array_equal(aug.atom_token == ATOM_MASK, on_atom)
+    np.testing.assert_array_equal(aug.atom_token[~on_atom], p.atom_name[~on_atom])
+    delta = aug.protein.coords - p.coords
+    assert not delta[~on_atom].any()
+    assert 0.45 < delta[on_atom].std() < 0.55  # N(0, 0.5^2) per axis, over ~1500 values
+
+    # in the training split only; the labels come from the clean chain
+    from vabsnet.config import preset
+    from vabsnet.tasks.data import TaskDataset
+
+    class One:
+        def __getitem__(self, key):
+            return SimpleNamespace(protein=p)
+
+    cfg = preset("tiny").override(**{"data.crop_residues": 1000})
+    task = BindingSiteTask(cfg.task)
+    train = TaskDataset(One(), ["x"], cfg, task, train=True, seed=0)
+    graph, labels = train[0]
+    np.testing.assert_array_equal(labels, task.labels(p))
+    assert (graph.atom_token == ATOM_MASK).any() and (graph.res_token == RESTYPE_MASK).sum() == 63
+    graph, _ = TaskDataset(One(), ["x"], cfg, task, train=False, seed=0)[0]
+    assert not (graph.atom_token == ATOM_MASK).any() and not (graph.res_token == RESTYPE_MASK).any()
+    off = BindingSiteTask(cfg.override(**{"task.augment": 0.0}).task)
+    graph, _ = TaskDataset(One(), ["x"], cfg, off, train=True, seed=0)[0]
+    assert not (graph.atom_token == ATOM_MASK).any()

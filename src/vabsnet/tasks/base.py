@@ -16,6 +16,7 @@ from vabsnet.data.store import Store
 from vabsnet.errors import VabsnetError
 from vabsnet.model.outputs import EncoderOutput
 from vabsnet.structure.protein import Protein
+from vabsnet.tasks.augment import Augmented
 from vabsnet.tasks.data import TaskDataset, collate_labelled
 
 
@@ -37,6 +38,10 @@ class Task:
     selection_metric: str
     config_class: type[TaskConfig] = TaskConfig  # the task's ``task.*`` section
     config: TaskConfig
+    # fine-tuning schedule (vabsnet.train.finetune.recipe): official fine-tuning rate / pre-training rate,
+    # and the official schedule used on the ``paper`` preset
+    lr_ratio: float = 0.5
+    paper_schedule: dict[str, object] = {"train.lr": 5e-5, "train.warmup_steps": 5_000, "train.max_steps": 200_000}
 
     def split_keys(self, store: Store) -> dict[str, list[str]]:
         """Store keys of ``train``, ``valid`` and ``test`` for this task."""
@@ -49,6 +54,10 @@ class Task:
     def labels(self, protein: Protein) -> np.ndarray:
         """Targets of one (cropped) record: ``[A]`` per atom for atom-level tasks, ``[1, T]`` per protein."""
         raise NotImplementedError
+
+    def augment(self, protein: Protein, rng: np.random.Generator) -> Augmented | None:
+        """Training-time augmentation of a (cropped) record after its labels are taken; None: none."""
+        return None
 
     def dataset(self, store: Store, keys: list[str], config: Config, *, train: bool, seed: int) -> TaskDataset:
         return TaskDataset(store, keys, config, self, train=train, seed=seed)

@@ -29,6 +29,7 @@ from vabsnet.model.outputs import EncoderOutput
 from vabsnet.structure.labels import binding_ligands, binding_site_labels
 from vabsnet.structure.protein import Protein
 from vabsnet.structure.write import to_pdb
+from vabsnet.tasks.augment import Augmented, mask_residues_keep_atoms
 from vabsnet.tasks.base import Task
 
 PRIOR = 0.03  # initial predicted probability of a binding residue (2.7% in the bundled train split)
@@ -42,6 +43,8 @@ class BindingSiteConfig(TaskConfig):
     binding_cutoff: float = 4.0  # Angstrom, residue/atom to ligand heavy atom, inclusive
     min_ligand_atoms: int = 6  # ligands with fewer heavy atoms do not define binding sites
     glycans: bool = False  # covalently attached glycans (N-linked NAG ...) count as ligands
+    augment: float = 0.2  # training: fraction of residues with type, atom names and LM features masked
+    augment_noise: float = 0.5  # Angstrom, per axis, on the atoms of those residues
     threshold: float = 0.5  # probability above which a residue is predicted binding
 
 
@@ -50,6 +53,8 @@ class BindingSiteTask(Task):
     name = "binding-site"
     level = "residue"
     selection_metric = "auprc"
+    lr_ratio = 0.1  # official 1e-5 fine-tuning over 1e-4 pre-training
+    paper_schedule = {"train.lr": 1e-5, "train.warmup_steps": 10_000, "train.max_steps": 100_000}
 
     def __init__(self, config: TaskConfig, store: Store | None = None) -> None:
         self.config: BindingSiteConfig = task_section(config)  # type: ignore[assignment]
@@ -61,6 +66,11 @@ class BindingSiteTask(Task):
         c = self.config
         res = binding_site_labels(protein, c.binding_cutoff, c.min_ligand_atoms, c.glycans).residue
         return res[protein.atom_residue].astype(np.float32)  # [A]
+
+    def augment(self, protein: Protein, rng: np.random.Generator) -> Augmented | None:
+        if self.config.augment <= 0.0:
+            return None
+        return mask_residues_keep_atoms(protein, self.config.augment, self.config.augment_noise, rng)
 
     def head(self, dim: int, layers: int) -> nn.Module:
         head = ClsHead(dim, 1)

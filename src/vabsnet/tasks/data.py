@@ -51,10 +51,15 @@ class TaskDataset(Dataset):
         if self.train:
             position = int(np.random.default_rng([self.seed, index // n, 7]).permutation(n)[position])
         protein = self.store[self.keys[position]].protein
-        if self.train:
-            rng = np.random.default_rng([self.seed, index])
-            protein = protein.crop(*crop_window(protein.num_residues, self.config.data.crop_residues, rng))
-        return featurize(protein, self.config.encoder), self.task.labels(protein)  # type: ignore[attr-defined]
+        if not self.train:
+            return featurize(protein, self.config.encoder), self.task.labels(protein)  # type: ignore[attr-defined]
+        rng = np.random.default_rng([self.seed, index])
+        protein = protein.crop(*crop_window(protein.num_residues, self.config.data.crop_residues, rng))
+        labels = self.task.labels(protein)  # type: ignore[attr-defined]
+        aug = self.task.augment(protein, rng)  # type: ignore[attr-defined]
+        if aug is None:
+            return featurize(protein, self.config.encoder), labels
+        return featurize(aug.protein, self.config.encoder, res_token=aug.res_token, atom_token=aug.atom_token), labels
 
 
 def collate_labelled(items: list[tuple[ProteinGraph, np.ndarray]]) -> LabelledBatch:

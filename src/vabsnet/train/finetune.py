@@ -75,6 +75,22 @@ class Selection(L.Callback):
             module.best_state = {k: v.detach().cpu().clone() for k, v in module.model.state_dict().items()}
 
 
+def recipe(config: Config) -> dict[str, object]:
+    """The task's fine-tuning schedule for ``config``'s preset, as overrides (spec section 5): on ``paper``,
+    the official rate, warm-up and length (binding site 1e-5 / 10k / 100k; EC and GO 5e-5 / 5k / 200k);
+    on other presets, the official ratio of fine-tuning to pre-training rate (0.1 binding site, 0.5 EC and
+    GO) applied to the preset's own rate, with a 10% warm-up. ``vabsnet finetune`` applies the keys the
+    user did not give."""
+    from vabsnet.config import preset
+    from vabsnet.tasks import task_class
+
+    task = task_class(config.task.name)
+    if config.preset == "paper":
+        return dict(task.paper_schedule)
+    base = preset(config.preset).train.lr if config.preset in ("tiny", "base") else config.train.lr
+    return {"train.lr": base * task.lr_ratio, "train.warmup_steps": max(1, config.train.max_steps // 10)}
+
+
 def finetune(store_path: str | Path, run: str | Path, config: Config, *, init: str | Path | None = None,
              devices: int = 1, accelerator: str = "auto", progress: bool | str = True) -> dict:
     """Train, select on valid, evaluate test. Returns the test metrics."""
@@ -92,8 +108,11 @@ def finetune(store_path: str | Path, run: str | Path, config: Config, *, init: s
     module = FinetuneModule(config, task, identity)
     if init is not None:
         encoder, enc_config = load_encoder(init)
-        if enc_config.encoder != config.encoder:
-            raise VabsnetError(f"{init}: encoder config differs from the --preset given")
+        mine, theirs = config.encoder.architecture(), enc_config.encoder.architecture()
+        differ = [f"encoder.{k}: {theirs[k]!r} in --init, {mine[k]!r} here" for k in mine if mine[k] != theirs[k]]
+        if differ:
+            raise VabsnetError(f"{init}: another encoder architecture than this run's ({'; '.join(differ)}); "
+                               f"use the preset it was trained with ({enc_config.preset!r})")
         module.model.encoder.load_state_dict(encoder.state_dict())
     if config.task.freeze_encoder:
         module.model.encoder.requires_grad_(False)
