@@ -36,6 +36,9 @@ class EncoderConfig:
     max_seq_offset: int = 32  # clamped sequence-offset embedding
     lm_dim: int = 0  # per-residue language-model features (e.g. ESM-2: 320 / 1280); 0 = none
     directions: Literal["relative", "relative+absolute"] = "relative"
+    # linear: one linear map of [RBF(d); unit direction in the query frame]; vector: the published encoder
+    # (per-type affine Gaussians, NeRF-encoded directions, 3-layer MLP; vabsnet.model.vector_edges)
+    edge_encoder: Literal["linear", "vector"] = "linear"
     norm: Literal["post", "pre"] = "post"  # the published model is post-LN
     dropout: float = 0.0
     attn_dropout: float = 0.0
@@ -248,7 +251,7 @@ PRESETS: dict[str, Callable[[], Config]] = {  # built on demand: a Config resolv
         preset="paper",
         encoder=EncoderConfig(dim=768, layers=12, heads=48, edge_dim=128, ffn_mult=1, k_atom=15, k_res=15,
                               num_rbf=128, rbf_max=9.0, max_seq_offset=256, attn_dropout=0.1,
-                              dropout=0.1, drop_path=0.1),
+                              dropout=0.1, drop_path=0.1, edge_encoder="vector"),
         data=DataConfig(crop_residues=800, batch_size=2),
         train=TrainConfig(lr=1e-4, warmup_steps=50_000, max_steps=5_000_000, weight_decay=0.0),
     ),

@@ -47,10 +47,22 @@ class EdgeEncoder(nn.Module):
         self.pair = nn.Embedding(num_tokens * num_tokens, e)
         nn.init.normal_(self.pair.weight, std=0.02)
         self.offset = nn.Embedding(2 * self.max_offset + 3, e)  # offsets, other chain, virtual
-        self.geometry = nn.Linear(config.num_rbf + 3 + (3 if self.absolute else 0), e)
         self.norm = nn.LayerNorm(e)
         self.register_buffer("centers", torch.linspace(0.0, config.rbf_max, config.num_rbf), persistent=False)
         self.sigma = config.rbf_max / config.num_rbf
+        self.build_geometry(config)
+
+    def build_geometry(self, config: EncoderConfig) -> None:
+        self.geometry = nn.Linear(config.num_rbf + 3 + (3 if self.absolute else 0), config.edge_dim)
+
+    def edge(self, dist: torch.Tensor, local: torch.Tensor, vec: torch.Tensor, ti: torch.Tensor,
+             tj: torch.Tensor) -> torch.Tensor:
+        """``[..., E]`` features before the sequence offset: distance ``[...]``, direction of j in i's
+        frame ``[..., 3]`` (unit or 0), global vector ``[..., 3]``, node types of i and j."""
+        geo = [self.rbf(dist), local]
+        if self.absolute:
+            geo.append(vec / dist.clamp_min(1e-6)[..., None])
+        return self.geometry(torch.cat(geo, -1)) + self.pair(ti * self.num_tokens + tj)
 
     def rbf(self, d: torch.Tensor) -> torch.Tensor:
         return torch.exp(-0.5 * ((d[..., None] - self.centers) / self.sigma) ** 2)
@@ -65,20 +77,16 @@ class EdgeEncoder(nn.Module):
         dist = vec.norm(dim=-1)
         unit = vec / dist.clamp_min(1e-6)[..., None]
         local = torch.einsum("qab,qkb->qka", query_frame, unit) * query_frame_ok[:, None, None]
-        geo = [self.rbf(dist), local] + ([unit] if self.absolute else [])
-        pair = token[qi, None] * self.num_tokens + token[nbr]
         off = (seq[nbr] - seq[qi, None]).clamp(-self.max_offset, self.max_offset) + self.max_offset
         off = torch.where(chain[nbr] == chain[qi, None], off, 2 * self.max_offset + 1)
         off = torch.where(chain[nbr] < 0, 2 * self.max_offset + 2, off)
-        feat = self.norm(self.geometry(torch.cat(geo, -1)) + self.pair(pair) + self.offset(off))
+        feat = self.norm(self.edge(dist, local, vec, token[qi, None].expand_as(nbr), token[nbr]) + self.offset(off))
 
         member = torch.arange(pos.shape[0], device=pos.device)
         vpos = pos[virt_item][item_graph]
         vdist = (pos - vpos).norm(dim=-1)
-        zeros = torch.zeros(pos.shape[0], 6 if self.absolute else 3, device=pos.device, dtype=pos.dtype)
-        vgeo = torch.cat([self.rbf(vdist), zeros], -1)
-        vpair = self.virtual_token * self.num_tokens + token
-        voff = torch.full_like(token, 2 * self.max_offset + 2)
-        vfeat = self.norm(self.geometry(vgeo) + self.pair(vpair) + self.offset(voff))
+        zeros = torch.zeros(pos.shape[0], 3, device=pos.device, dtype=pos.dtype)  # no direction to the centre
+        vfeat = self.edge(vdist, zeros, zeros, torch.full_like(token, self.virtual_token), token)
+        vfeat = self.norm(vfeat + self.offset(torch.full_like(token, 2 * self.max_offset + 2)))
         return TrackEdges(nbr=nbr, mask=mask, feat=feat, member_item=member, member_graph=item_graph,
                           virt_item=virt_item, virt_feat=vfeat)

@@ -22,6 +22,7 @@ from vabsnet.data.batch import Batch
 from vabsnet.model.attention import SparseAttention
 from vabsnet.model.edges import EdgeEncoder, TrackEdges
 from vabsnet.model.outputs import EncoderOutput
+from vabsnet.model.vector_edges import VectorEdgeEncoder
 
 
 class DropPath(nn.Module):
@@ -87,8 +88,9 @@ class VabsEncoder(nn.Module):
         self.lm_proj = (nn.Sequential(nn.Linear(config.lm_dim, d), nn.LayerNorm(d), nn.GELU(), nn.Linear(d, d))
                         if config.lm_dim > 0 else None)
         self.input_norm = nn.LayerNorm(d)
-        self.atom_edges = EdgeEncoder(NUM_ATOM_TOKENS, ATOM_VIRTUAL, config)
-        self.res_edges = EdgeEncoder(NUM_RESIDUE_TOKENS, RESTYPE_VIRTUAL, config)
+        edges = VectorEdgeEncoder if config.edge_encoder == "vector" else EdgeEncoder
+        self.atom_edges = edges(NUM_ATOM_TOKENS, ATOM_VIRTUAL, config)
+        self.res_edges = edges(NUM_RESIDUE_TOKENS, RESTYPE_VIRTUAL, config)
         rates = torch.linspace(0.0, config.drop_path, config.layers).tolist() if config.layers > 1 else [0.0]
         self.blocks = nn.ModuleList(Block(config, r) for r in rates)
 
