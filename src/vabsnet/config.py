@@ -89,7 +89,10 @@ class PretrainConfig:
     w_distance: float = 1.0
     w_torsion: float = 1.0
     w_sasa: float = 1.0
-    sasa_scale: float = 30.0  # SASA targets are divided by this (square Angstrom)
+    sasa_scale: float = 30.0  # SASA targets are divided by this (square Angstrom); 1 = the reference's raw L1
+    # knn: CA-CA distances over residue kNN edges touching a noised residue; dense: the reference form,
+    # every noised CA against every atom of its protein (streamed in chunks)
+    distance_loss: Literal["knn", "dense"] = "knn"
 
 
 @dataclass(frozen=True)
