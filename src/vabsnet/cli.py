@@ -140,7 +140,7 @@ def _embed(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from vabsnet.demo import run_demo
 
-    run_demo(args.out, args.budget, progress=not args.quiet, workers=args.workers)
+    run_demo(args.out, args.budget, progress=not args.quiet, workers=args.workers, ablations=args.ablations)
     return 0
 
 
@@ -172,12 +172,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"vabsnet {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("demo", help="the main job: prepare the bundled corpus, pre-train span/residue/"
-                       "residue-only encoders, fine-tune binding sites from each and from scratch, report")
+    p = sub.add_parser("demo", help="the main job: prepare the bundled corpus, pre-train span/single/residue/"
+                       "residue-only encoders (and span with the vector edge encoder), fine-tune binding "
+                       "sites from each and from scratch, report")
     p.add_argument("--out", default="runs/demo")
     p.add_argument("--budget", choices=["small", "full"], default="small",
                    help="small: under 15 minutes on 2 CPU cores; full: longer runs, 5 seeds")
     p.add_argument("--workers", type=int, default=2, help="processes for preparing the corpus")
+    p.add_argument("--ablations", action="store_true",
+                   help="also span with the reference code's dense distance loss and with raw-SASA L1 (longer)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_demo)
 

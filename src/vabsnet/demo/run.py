@@ -4,7 +4,9 @@ Stages (each resumable: run the same command again after a kill and finished sta
 that was cut off resumes from its own checkpoint):
 
 1. prepare the bundled corpus into ``OUT/corpus`` and split it at 30% sequence identity;
-2. pre-train ``tiny`` encoders with ``span`` (SMPC), ``residue`` and ``residue-only`` masking, same budget;
+2. pre-train ``tiny`` encoders with ``span`` (SMPC), ``single``, ``residue`` and ``residue-only`` masking,
+   and ``span`` with the published vector edge encoder, same budget (``--ablations`` adds ``span`` with the
+   reference code's dense distance loss and with raw-SASA L1);
 3. measure each encoder's masked residue-type accuracy on the held-out test chains (fixed mask draws);
 4. fine-tune binding-site prediction from each encoder and from random initialisation (``scratch``) over
    several seeds, selecting on valid and evaluating on test;
@@ -21,8 +23,31 @@ from pathlib import Path
 from vabsnet.atomic import atomic_write_json
 from vabsnet.config import Config, preset
 
-STRATEGIES = ("span", "residue", "residue-only", "scratch")
-PRETRAINED = STRATEGIES[:3]
+
+@dataclass(frozen=True)
+class Variant:
+    """A row of the demo: a masking strategy (None: no pre-training) and the settings (``encoder.*``,
+    ``pretrain.*``) that pre-training and fine-tuning share."""
+
+    name: str
+    mask: str | None
+    overrides: tuple[tuple[str, object], ...] = ()
+
+
+VARIANTS = (
+    Variant("span", "span"),
+    Variant("single", "single"),
+    Variant("residue", "residue"),
+    Variant("residue-only", "residue-only"),
+    Variant("scratch", None),
+    Variant("span+vector-edges", "span", (("encoder.edge_encoder", "vector"),)),
+)
+ABLATIONS = (  # issue 11 item 6: the reference code's loss forms, opt-in (each costs a pre-training)
+    Variant("span+dense-distance", "span", (("pretrain.distance_loss", "dense"),)),
+    Variant("span+raw-sasa", "span", (("pretrain.sasa_scale", 1.0),)),
+)
+STRATEGIES = tuple(v.name for v in VARIANTS)
+PRETRAINED = tuple(v.name for v in VARIANTS if v.mask is not None)
 
 
 @dataclass(frozen=True)
@@ -41,22 +66,23 @@ BUDGETS = {
 }
 
 
-def pretrain_config(budget: Budget, mask: str) -> Config:
+def pretrain_config(budget: Budget, mask: str, overrides: tuple = ()) -> Config:
     return preset("tiny").override(**{"pretrain.mask": mask, "train.max_steps": budget.pretrain_steps,
                                       "train.seed": 0, "train.checkpoint_every": 50,
-                                      "data.crop_residues": budget.crop})
+                                      "data.crop_residues": budget.crop, **dict(overrides)})
 
 
 FINETUNE_LR = 1e-4  # pre-training uses tiny's 1e-3; fine-tuning at 1e-3 erases the pre-trained features
 # (measured: the spread of final residue states across a test chain fell from 0.56 to 0.025 in 80 steps)
 
 
-def finetune_config(budget: Budget, seed: int) -> Config:
+def finetune_config(budget: Budget, seed: int, overrides: tuple = ()) -> Config:
+    encoder = {k: v for k, v in overrides if k.startswith("encoder.")}
     return preset("tiny").override(**{"task.name": "binding-site", "train.max_steps": budget.finetune_steps,
                                       "train.seed": seed, "task.eval_every": budget.eval_every,
                                       "train.lr": FINETUNE_LR,
                                       "train.warmup_steps": max(1, budget.finetune_steps // 10),
-                                      "data.crop_residues": budget.crop})
+                                      "data.crop_residues": budget.crop, **encoder})
 
 
 class _Stages:
@@ -82,9 +108,9 @@ class _Stages:
 
 
 def run_demo(out: str | Path = "runs/demo", budget: str | Budget = "small", *, progress: bool = True,
-             workers: int = 2) -> dict:
+             workers: int = 2, ablations: bool = False) -> dict:
     """Run (or resume) every stage; returns the content of ``OUT/metrics.json``. ``budget`` is a name in
-    ``BUDGETS`` or a :class:`Budget`."""
+    ``BUDGETS`` or a :class:`Budget`; ``ablations`` adds the rows of ``ABLATIONS``."""
     from vabsnet.data.prepare import prepare
     from vabsnet.data.splits import split_store
     from vabsnet.demo.report import write_report
@@ -102,8 +128,9 @@ def run_demo(out: str | Path = "runs/demo", budget: str | Budget = "small", *, p
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     corpus = out / "corpus"
-    stages = _Stages(2 + 2 * len(PRETRAINED) + len(STRATEGIES) * len(b.seeds) + 1, progress,
-                     out / "timings.json")
+    variants = VARIANTS + (ABLATIONS if ablations else ())
+    pretrained = [v for v in variants if v.mask is not None]
+    stages = _Stages(2 + 2 * len(pretrained) + len(variants) * len(b.seeds) + 1, progress, out / "timings.json")
 
     t0 = stages.start("prepare the bundled corpus")
     prep = prepare(["bundled"], corpus, workers=workers, progress=progress)
@@ -115,28 +142,28 @@ def run_demo(out: str | Path = "runs/demo", budget: str | Budget = "small", *, p
     stages.end("split", t0)
 
     pretrain_results: dict[str, dict] = {}
-    for mask in PRETRAINED:
-        run = out / f"pretrain-{mask}"
-        t0 = stages.start(f"pre-train tiny, mask={mask}, {b.pretrain_steps} steps")
-        pretrain(corpus, run, pretrain_config(b, mask), progress="  steps" if progress else False)
-        stages.end(f"pretrain {mask}", t0)
-        t0 = stages.start(f"held-out masked residue-type accuracy, mask={mask}")
-        pretrain_results[mask] = _heldout(run, corpus, b)
-        stages.end(f"heldout {mask}", t0)
+    for v in pretrained:
+        run = out / f"pretrain-{v.name}"
+        t0 = stages.start(f"pre-train tiny, {v.name}, {b.pretrain_steps} steps")
+        pretrain(corpus, run, pretrain_config(b, v.mask, v.overrides), progress="  steps" if progress else False)
+        stages.end(f"pretrain {v.name}", t0)
+        t0 = stages.start(f"held-out masked residue-type accuracy, {v.name}")
+        pretrain_results[v.name] = _heldout(run, corpus, b)
+        stages.end(f"heldout {v.name}", t0)
 
-    finetune_results: dict[str, dict[int, dict]] = {s: {} for s in STRATEGIES}
-    for strategy in STRATEGIES:
-        init = None if strategy == "scratch" else out / f"pretrain-{strategy}" / ENCODER_FILE
+    finetune_results: dict[str, dict[int, dict]] = {v.name: {} for v in variants}
+    for v in variants:
+        init = None if v.mask is None else out / f"pretrain-{v.name}" / ENCODER_FILE
         for seed in b.seeds:
-            run = out / f"finetune-{strategy}-seed{seed}"
-            t0 = stages.start(f"fine-tune binding-site from {strategy}, seed {seed}, {b.finetune_steps} steps")
+            run = out / f"finetune-{v.name}-seed{seed}"
+            t0 = stages.start(f"fine-tune binding-site from {v.name}, seed {seed}, {b.finetune_steps} steps")
             if (run / "metrics.json").exists() and (run / MODEL_FILE).exists():
                 result = json.loads((run / "metrics.json").read_text())
             else:
-                result = finetune(corpus, run, finetune_config(b, seed), init=init,
+                result = finetune(corpus, run, finetune_config(b, seed, v.overrides), init=init,
                                   progress="  steps" if progress else False)
-            finetune_results[strategy][seed] = result
-            stages.end(f"finetune {strategy} seed {seed}", t0)
+            finetune_results[v.name][seed] = result
+            stages.end(f"finetune {v.name} seed {seed}", t0)
 
     stages.start("report")  # not timed: the times go into the report
     info = {"budget": budget, **asdict(b), "corpus": {"chains": prep.chains, "residues": prep.residues,
