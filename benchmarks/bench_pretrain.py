@@ -29,7 +29,8 @@ def _config(preset_name: str, steps: int, args: dict) -> object:
     return preset(preset_name).override(**{
         "train.max_steps": steps, "pretrain.mask": args["mask"], "train.checkpoint_every": 10**9,
         "data.batch_size": args["batch_size"], "data.crop_residues": args["crop"],
-        "train.precision": args["precision"], "task.eval_every": 10**6})
+        "train.precision": args["precision"], "task.eval_every": 10**6,
+        "encoder.lm_dim": 0})  # the benchmark store has no language-model features: the trunk is timed without
 
 
 def _rates(run: Path, steps: int, residues_of: list[int], bs: int) -> dict:

@@ -23,6 +23,14 @@ def _prepare(args: argparse.Namespace) -> int:
     print(f"{args.out}: {summary.entries} entries, {summary.chains} chains, {summary.residues} residues, "
           f"{summary.atoms} atoms; {summary.failures} failures (see {args.out}/failures.jsonl); "
           f"{summary.skipped_done} inputs already done; {summary.seconds:.1f} s")
+    if args.lm_features:
+        from vabsnet.data.lm_attach import attach, from_directory, pending_sequences
+
+        todo = pending_sequences(args.out)
+        lm = attach(args.out, from_directory(args.lm_features, todo, args.lm_layer), len(todo), drop_failed=True,
+                    progress=not args.quiet)
+        print(f"{args.out}: language-model features for {lm.chains} chains ({lm.source}); {lm.failures} chains "
+              f"without matching features removed (see {args.out}/lm_failures.jsonl)")
     return 0
 
 
@@ -120,7 +128,7 @@ def _predict(args: argparse.Namespace) -> int:
 
     summary = predict_files(args.task, args.checkpoint, args.inputs, args.out, progress=not args.quiet,
                             max_chain_residues=args.max_chain_residues, device=args.device,
-                            precision=args.precision, atom_budget=args.atom_budget)
+                            precision=args.precision, atom_budget=args.atom_budget, lm_features=args.lm_features)
     print(f"{args.out}: {summary.chains} chains from {summary.files} files; {summary.failures} failures "
           f"(see {args.out}/failures.jsonl)")
     return 0
@@ -131,7 +139,7 @@ def _embed(args: argparse.Namespace) -> int:
 
     summary = embed_files(args.checkpoint, args.inputs, args.out, fmt=args.format, progress=not args.quiet,
                           max_chain_residues=args.max_chain_residues, device=args.device,
-                          precision=args.precision, atom_budget=args.atom_budget)
+                          precision=args.precision, atom_budget=args.atom_budget, lm_features=args.lm_features)
     print(f"{args.out}: {summary.chains} chains from {summary.files} files; {summary.failures} failures "
           f"(see {args.out}/failures.jsonl)")
     return 0
@@ -160,6 +168,41 @@ def _add_inference(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto (CUDA when available) | cpu | cuda[:N]")
     p.add_argument("--precision", choices=["32", "bf16-mixed"], default="32")
     p.add_argument("--atom-budget", type=int, default=ATOM_BUDGET, help="atoms per batch of chains")
+
+
+def _add_lm_input(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--lm-features", metavar="DIR",
+                   help="esm-extract output with the chains' language-model features (labels <entry>_<chain>, "
+                   "or the same sequence); needed by models trained with encoder.lm_dim > 0")
+
+
+def _lm_features(args: argparse.Namespace) -> int:
+    from vabsnet.data.lm_attach import attach, attach_computed, from_directory, pending_sequences
+
+    if args.fasta:
+        from vabsnet.data.store import Store
+        from vabsnet.features.lm import write_fasta
+
+        n = write_fasta(Store(args.store).sequences(), args.fasta)
+        print(f"{args.fasta}: {n} chains, labelled for `vabsnet lm-features --from` (esm-extract ... "
+              "--include per_tok bos)")
+        return 0
+    if args.source:
+        todo = pending_sequences(args.store, args.overwrite)
+        summary = attach(args.store, from_directory(args.source, todo, args.layer), len(todo),
+                         progress=not args.quiet)
+    else:
+        from vabsnet.features.esm import esm_features, load_esm
+        from vabsnet.train.evaluate import resolve_device
+
+        net, alphabet, name = load_esm(args.model)
+        device = resolve_device(args.device)
+        summary = attach_computed(args.store, lambda seqs: esm_features(
+            seqs, net, alphabet, name, layer=args.layer, device=device, max_tokens=args.max_tokens),
+            overwrite=args.overwrite, progress=not args.quiet)
+    print(f"{args.store}: {summary.chains} chains with {summary.dim}-d features ({summary.source}); "
+          f"{summary.attached} written now, {summary.failures} failures (see {args.store}/lm_failures.jsonl)")
+    return 0
 
 
 def _add_max_chain_residues(p: argparse.ArgumentParser) -> None:
@@ -191,8 +234,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--chains-per-entry", choices=["all", "first"], default="all")
     p.add_argument("--min-residues", type=int, default=1)
     _add_max_chain_residues(p)
+    p.add_argument("--lm-features", metavar="DIR", help="attach language-model features from esm-extract output "
+                   "(labels <entry>_<chain>, or the same sequence); chains without matching ones are removed")
+    p.add_argument("--lm-layer", type=int, help="layer to read from the esm-extract files (default: the last)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_prepare)
+
+    p = sub.add_parser("lm-features", help="attach ESM-2 language-model features to a store (fair-esm, local "
+                       "weights), or import esm-extract output; resumable")
+    p.add_argument("store")
+    p.add_argument("--model", default="esm2_t33_650M_UR50D",
+                   help="fair-esm model name (read from its local cache, never downloaded) or a .pt path")
+    p.add_argument("--from", dest="source", metavar="DIR", help="import esm-extract output instead of computing")
+    p.add_argument("--fasta", metavar="FILE", help="only write the store's sequences as FASTA for esm-extract")
+    p.add_argument("--layer", type=int, help="representation layer (default: the last; the paper uses 33 of 33)")
+    p.add_argument("--device", default="auto", help="auto (CUDA when available) | cpu | cuda[:N]")
+    p.add_argument("--max-tokens", type=int, default=4096, help="tokens per ESM batch")
+    p.add_argument("--overwrite", action="store_true", help="recompute chains that already have features")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_lm_features)
 
     p = sub.add_parser("split", help="sequence-identity train/valid/test split of a store (MMseqs2)")
     p.add_argument("store")
@@ -238,6 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_max_chain_residues(p)
     _add_inference(p)
     p.add_argument("--quiet", action="store_true")
+    _add_lm_input(p)
     p.set_defaults(func=_predict)
 
     p = sub.add_parser("embed", help="per-residue, per-atom and per-protein embeddings of structure files")
@@ -248,6 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_max_chain_residues(p)
     _add_inference(p)
     p.add_argument("--quiet", action="store_true")
+    _add_lm_input(p)
     p.set_defaults(func=_embed)
     return parser
 

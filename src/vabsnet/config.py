@@ -249,12 +249,13 @@ PRESETS: dict[str, Callable[[], Config]] = {  # built on demand: a Config resolv
         train=TrainConfig(lr=5e-4),
     ),
     # spec section 3.1 / 4.4: reproduce_pretrain.sh (12 x 768, 48 heads, edge 128, FFN 1x, kNN 15/15,
-    # attention and activation dropout 0.1, drop-path up to 0.1, lr 1e-4, crop 800)
+    # attention and activation dropout 0.1, drop-path up to 0.1, lr 1e-4, crop 800), the vector edge
+    # encoder and ESM-2 650M features (1280-d; attach them with `vabsnet lm-features`)
     "paper": lambda: Config(
         preset="paper",
         encoder=EncoderConfig(dim=768, layers=12, heads=48, edge_dim=128, ffn_mult=1, k_atom=15, k_res=15,
                               num_rbf=128, rbf_max=9.0, max_seq_offset=256, attn_dropout=0.1,
-                              dropout=0.1, drop_path=0.1, edge_encoder="vector"),
+                              dropout=0.1, drop_path=0.1, edge_encoder="vector", lm_dim=1280),
         data=DataConfig(crop_residues=800, batch_size=2),
         train=TrainConfig(lr=1e-4, warmup_steps=50_000, max_steps=5_000_000, weight_decay=0.0),
     ),

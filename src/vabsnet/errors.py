@@ -28,9 +28,15 @@ class StoreError(VabsnetError):
     """A dataset store is missing, corrupt, or was built with other options."""
 
 
+class LMFeatureError(VabsnetError):
+    """Language-model features are missing, or do not match the chain they are meant for."""
+
+
 def failure_reason(exc: BaseException) -> str:
     """The line a batch job records when it skips an input: the reason of our own errors, the type and
     message of anything else (a bug or a pathological file must not end the batch)."""
     if isinstance(exc, StructureError):
         return exc.reason
+    if isinstance(exc, LMFeatureError):
+        return str(exc)
     return f"internal error: {type(exc).__name__}: {exc}"

@@ -24,6 +24,7 @@ from vabsnet.data.prepare import expand_inputs
 from vabsnet.errors import failure_reason
 from vabsnet.features import featurize
 from vabsnet.features.featurize import ProteinGraph
+from vabsnet.features.lm import ExtractDir
 from vabsnet.structure import Protein, load_structure
 from vabsnet.structure.select import split_chains
 
@@ -57,10 +58,19 @@ def safe_name(name: str) -> str:
 def run_files(inputs: Sequence[str | Path], out: Path, encoder: EncoderConfig,
               compute: Callable[[Batch], list], write: Callable[[ChainJob, object], None], *,
               device: torch.device, atom_budget: int = ATOM_BUDGET, max_chain_residues: int = MAX_CHAIN_RESIDUES,
-              progress: bool = True, desc: str = "") -> FilesSummary:
+              progress: bool = True, desc: str = "", lm_features: str | Path | None = None) -> FilesSummary:
     """For every chain of every input: ``write(job, result)`` where ``compute(batch)`` gives one result per
-    protein of a batch on ``device`` (under ``torch.no_grad``)."""
+    protein of a batch on ``device`` (under ``torch.no_grad``). ``lm_features``: an ``esm-extract`` directory
+    holding the chains' language-model features (labels ``<entry>_<chain>``, or the same sequence)."""
     out.mkdir(parents=True, exist_ok=True)
+    lm_source = ExtractDir(lm_features) if lm_features is not None else None
+
+    def graph_of(sub: Protein) -> ProteinGraph:
+        if lm_source is None or encoder.lm_dim == 0:
+            return featurize(sub, encoder)
+        found = lm_source.find(sub.name, sub.sequence)
+        return featurize(sub, encoder, lm=found.residue, lm_cls=found.cls)
+
     failures: list[dict] = []
     pending: list[ChainJob] = []
     counts = {"files": 0, "chains": 0}
@@ -87,11 +97,16 @@ def run_files(inputs: Sequence[str | Path], out: Path, encoder: EncoderConfig,
     for item in tqdm(expand_inputs(inputs), desc=desc, unit="file", disable=not progress):
         try:
             protein = load_structure(item.path, chains=item.chains)
-            jobs = [ChainJob(item.path, item.entry_id, c, sub, featurize(sub, encoder))
-                    for c, sub in split_chains(protein, max_chain_residues)]
+            chains = split_chains(protein, max_chain_residues)
         except Exception as exc:  # never let one file end the batch
             failures.append({"path": str(item.path), "reason": failure_reason(exc)})
             continue
+        jobs = []
+        for c, sub in chains:
+            try:
+                jobs.append(ChainJob(item.path, item.entry_id, c, sub, graph_of(sub)))
+            except Exception as exc:  # e.g. no language-model features for this chain
+                failures.append({"path": str(item.path), "chain": c, "reason": failure_reason(exc)})
         counts["files"] += 1
         pending += jobs
         if sum(j.graph.num_atoms for j in pending) >= atom_budget:

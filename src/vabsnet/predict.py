@@ -24,7 +24,8 @@ from vabsnet.train.evaluate import load_model, resolve_device
 
 def predict_files(task_name: str, run: str | Path, inputs: Sequence[str | Path], out: str | Path, *,
                   progress: bool = True, max_chain_residues: int = MAX_CHAIN_RESIDUES, device: str = "auto",
-                  precision: str = "32", atom_budget: int = ATOM_BUDGET) -> FilesSummary:
+                  precision: str = "32", atom_budget: int = ATOM_BUDGET,
+                  lm_features: str | Path | None = None) -> FilesSummary:
     dev = resolve_device(device)
     model, config, task = load_model(run, device=dev)
     if task.name != task_name:
@@ -43,6 +44,7 @@ def predict_files(task_name: str, run: str | Path, inputs: Sequence[str | Path],
 
     with torch.no_grad():
         summary = run_files(inputs, out, config.encoder, compute, write, device=dev, atom_budget=atom_budget,
-                            max_chain_residues=max_chain_residues, progress=progress, desc=f"predict {task.name}")
+                            max_chain_residues=max_chain_residues, progress=progress, desc=f"predict {task.name}",
+                            lm_features=lm_features)
     writer.close()
     return summary

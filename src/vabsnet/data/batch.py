@@ -36,7 +36,7 @@ class Batch:
     frames, frame_ok : ``[R, 3, 3]``, ``[R]`` residue frames.
     seq_index, chain_index : ``[R]`` sequence position and batch-unique chain ordinal.
     res_graph : ``[R]`` protein of each residue; ``atom_graph [A]`` likewise.
-    lm : ``[R, D_lm]`` or None.
+    lm : ``[R, D_lm]`` or None; lm_cls : ``[B, D_lm]`` (sequence level, for the virtual nodes) or None.
     num_atoms, num_residues : ``[B]`` per-protein counts.
     names : protein names.
     """
@@ -58,6 +58,7 @@ class Batch:
     res_graph: torch.Tensor
     atom_graph: torch.Tensor
     lm: torch.Tensor | None
+    lm_cls: torch.Tensor | None
     num_atoms: torch.Tensor
     num_residues: torch.Tensor
     names: tuple[str, ...]
@@ -160,6 +161,7 @@ def collate(graphs: Sequence[ProteinGraph]) -> Batch:
         res_graph=t(res_graph),
         atom_graph=t(atom_graph),
         lm=t(cat("lm")) if graphs[0].lm is not None else None,
+        lm_cls=t(np.stack([g.lm_cls for g in graphs])) if graphs[0].lm_cls is not None else None,
         num_atoms=t(n_atoms),
         num_residues=t(n_res),
         names=tuple(g.name for g in graphs),

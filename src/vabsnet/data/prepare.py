@@ -213,11 +213,14 @@ def _finalise(env: object, out: Path, options: PrepareOptions, skipped: int, sec
                 atoms += len(arrays["atom_name"])
     failures.sort(key=lambda f: f["path"])
     write_failures(out / "failures.jsonl", failures)
+    previous = json.loads((out / "manifest.json").read_text()) if (out / "manifest.json").exists() else {}
     manifest = {
         "schema_version": SCHEMA_VERSION,
         "counts": {"entries": entries, "chains": chains, "residues": residues, "atoms": atoms,
                    "failures": len(failures)},
         "options": asdict(options),
     }
+    if "lm_features" in previous:  # written by `vabsnet lm-features`; chains added since have none
+        manifest["lm_features"] = previous["lm_features"]
     atomic_write_text(out / "manifest.json", json.dumps(manifest, indent=2) + "\n")
     return PrepareSummary(entries, chains, residues, atoms, len(failures), skipped, round(seconds, 2))

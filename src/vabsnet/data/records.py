@@ -22,10 +22,15 @@ SCHEMA_VERSION = 1
 
 @dataclass(frozen=True)
 class ChainRecord:
-    """A prepared chain: the structure and its per-atom solvent accessibility ``sasa [A]``."""
+    """A prepared chain: the structure, its per-atom solvent accessibility ``sasa [A]`` and, when attached
+    (``vabsnet lm-features``), language-model features: ``lm [R, D]`` per residue and ``lm_cls [D]`` for
+    the sequence (float16), with ``lm_source`` naming the model and layer."""
 
     protein: Protein
     sasa: np.ndarray
+    lm: np.ndarray | None = None
+    lm_cls: np.ndarray | None = None
+    lm_source: str = ""
 
     @property
     def key(self) -> str:
@@ -84,11 +89,16 @@ def encode_record(record: ChainRecord) -> bytes:
         "lig_atom_names": np.concatenate([x.atom_names for x in lig]) if lig else np.zeros(0, "<U4"),
         "lig_sizes": np.array([x.num_atoms for x in lig], dtype=np.int32),
     }
+    if record.lm is not None:
+        arrays["lm"] = np.asarray(record.lm, np.float16)
+        arrays["lm_cls"] = np.asarray(record.lm_cls, np.float16)
     meta = {
         "name": p.name, "source": p.source, "backbone_only": p.backbone_only,
         "ec": {k: list(v) for k, v in p.ec.items()}, "sequence": p.sequence,
         "ligands": [[x.name, x.chain_id, x.res_id] for x in lig],
     }
+    if record.lm is not None:
+        meta["lm_source"] = record.lm_source
     return encode_arrays(arrays, meta)
 
 
@@ -106,7 +116,8 @@ def decode_record(data: bytes | memoryview, key: str = "record") -> ChainRecord:
         atom_residue=a["atom_residue"], ligands=ligands, ec=meta["ec"], source=meta["source"],
         backbone_only=meta["backbone_only"],
     )
-    return ChainRecord(protein=protein, sasa=a["sasa"])
+    return ChainRecord(protein=protein, sasa=a["sasa"], lm=a.get("lm"), lm_cls=a.get("lm_cls"),
+                       lm_source=meta.get("lm_source", ""))
 
 
 def record_sequence(data: bytes | memoryview, key: str = "record") -> str:

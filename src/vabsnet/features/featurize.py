@@ -13,6 +13,7 @@ import numpy as np
 
 from vabsnet.config import EncoderConfig
 from vabsnet.constants import ATOM_C, ATOM_CA, ATOM_N
+from vabsnet.errors import LMFeatureError
 from vabsnet.features.graph import knn
 from vabsnet.structure.geometry import backbone_frames
 from vabsnet.structure.protein import Protein
@@ -34,7 +35,8 @@ class ProteinGraph:
     seq_index, chain_index : ``[R]`` position in the record and chain ordinal (for sequence offsets).
     atom_nbr, atom_nbr_mask : ``[A, ka]`` atom kNN (self first).
     res_nbr, res_nbr_mask : ``[R, kr]`` CA kNN (self first).
-    lm : ``[R, D_lm]`` float32 language-model features, or None.
+    lm : ``[R, D_lm]`` float32 language-model features, or None; lm_cls : ``[D_lm]`` (sequence level, for
+    the virtual node), or None.
     source_residue : ``[R]`` index of each residue in the record it came from (after cropping).
     name : record name.
     """
@@ -53,6 +55,7 @@ class ProteinGraph:
     res_nbr: np.ndarray
     res_nbr_mask: np.ndarray
     lm: np.ndarray | None
+    lm_cls: np.ndarray | None
     source_residue: np.ndarray
     name: str
 
@@ -115,21 +118,28 @@ def chain_links_ca(protein: Protein) -> np.ndarray:
 
 
 def featurize(protein: Protein, config: EncoderConfig, *, res_token: np.ndarray | None = None,
-              atom_token: np.ndarray | None = None, lm: np.ndarray | None = None,
-              source_residue: np.ndarray | None = None) -> ProteinGraph:
+              atom_token: np.ndarray | None = None, lm: np.ndarray | None = None, lm_cls: np.ndarray | None = None,
+              lm_hidden: np.ndarray | None = None, source_residue: np.ndarray | None = None) -> ProteinGraph:
     """Build the model input of ``protein``.
 
-    ``res_token`` / ``atom_token`` override the true residue and atom tokens (masking); ``lm`` is a
-    ``[R, D_lm]`` array of per-residue language-model features (zeros are used when absent and
-    ``config.lm_dim > 0``).
+    ``res_token`` / ``atom_token`` override the true residue and atom tokens (masking). ``lm`` ``[R, D_lm]``
+    and ``lm_cls`` ``[D_lm]`` are language-model features, required when ``config.lm_dim > 0`` (a model
+    trained with them never silently sees zeros); ``lm_hidden [R]`` zeroes the rows of masked residues.
     """
     r = protein.num_residues
     if config.lm_dim > 0:
-        lm = np.zeros((r, config.lm_dim), np.float32) if lm is None else np.asarray(lm, np.float32)
-        if lm.shape != (r, config.lm_dim):
-            raise ValueError(f"{protein.name}: lm features {lm.shape}, expected {(r, config.lm_dim)}")
+        if lm is None or lm_cls is None:
+            raise LMFeatureError(f"{protein.name}: the model uses language-model features (encoder.lm_dim="
+                                 f"{config.lm_dim}) and this chain has none; attach them with `vabsnet "
+                                 "lm-features` (stores) or pass --lm-features (files)")
+        lm, lm_cls = np.asarray(lm, np.float32), np.asarray(lm_cls, np.float32)
+        if lm.shape != (r, config.lm_dim) or lm_cls.shape != (config.lm_dim,):
+            raise LMFeatureError(f"{protein.name}: language-model features {lm.shape} / {lm_cls.shape}, the "
+                                 f"model expects {(r, config.lm_dim)} / {(config.lm_dim,)}")
+        if lm_hidden is not None:
+            lm = np.where(np.asarray(lm_hidden, bool)[:, None], np.float32(0.0), lm)
     else:
-        lm = None
+        lm = lm_cls = None
     frames, frame_ok = residue_frames(protein)
     atom_nbr, atom_nbr_mask = knn(protein.coords, config.k_atom)
     res_nbr, res_nbr_mask = knn(protein.ca_coords, config.k_res)
@@ -149,6 +159,7 @@ def featurize(protein: Protein, config: EncoderConfig, *, res_token: np.ndarray 
         res_nbr=res_nbr,
         res_nbr_mask=res_nbr_mask,
         lm=lm,
+        lm_cls=lm_cls,
         source_residue=np.arange(r, dtype=np.int64) if source_residue is None else source_residue,
         name=protein.name,
     )

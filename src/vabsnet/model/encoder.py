@@ -85,7 +85,8 @@ class VabsEncoder(nn.Module):
         d = config.dim
         self.atom_emb = nn.Embedding(NUM_ATOM_TOKENS, d)
         self.res_emb = nn.Embedding(NUM_RESIDUE_TOKENS, d, padding_idx=RESTYPE_PAD)
-        self.lm_proj = (nn.Sequential(nn.Linear(config.lm_dim, d), nn.LayerNorm(d), nn.GELU(), nn.Linear(d, d))
+        h_lm = config.lm_dim  # the reference NodeEmbedHead: Linear(1280, 1280) -> LN -> GELU -> Linear(1280, dim)
+        self.lm_proj = (nn.Sequential(nn.Linear(h_lm, h_lm), nn.LayerNorm(h_lm), nn.GELU(), nn.Linear(h_lm, d))
                         if config.lm_dim > 0 else None)
         self.input_norm = nn.LayerNorm(d)
         edges = VectorEdgeEncoder if config.edge_encoder == "vector" else EdgeEncoder
@@ -121,13 +122,12 @@ class VabsEncoder(nn.Module):
     def embed(self, batch: Batch) -> torch.Tensor:
         h = self.atom_emb(batch.node_atom_token) + self.res_emb(batch.node_res_token)
         if self.lm_proj is not None:
-            if batch.lm is None:
+            if batch.lm is None or batch.lm_cls is None:
                 raise ValueError("encoder expects language-model features (lm_dim > 0) but the batch has none")
-            lm = self.lm_proj(batch.lm)  # [R, D]
-            res_of_node = torch.cat([batch.atom_residue, torch.full((batch.num_graphs,), -1,
-                                                                    device=lm.device, dtype=torch.long)])
-            lm_nodes = torch.where((res_of_node >= 0)[:, None], lm[res_of_node.clamp_min(0)], 0.0)
-            h = h + lm_nodes
+            lm = self.lm_proj(torch.cat([batch.lm, batch.lm_cls]))  # [R + B, D]: residues, then sequences
+            # every atom gets its residue's features, each virtual node its sequence's (spec section 1.3)
+            h = h + lm[torch.cat([batch.atom_residue, batch.total_residues + torch.arange(
+                batch.num_graphs, device=lm.device)])]
         return self.input_norm(h)
 
     def forward(self, batch: Batch) -> EncoderOutput:

@@ -75,7 +75,9 @@ def make_example(record: object, config: Config, rng: np.random.Generator, train
     alt[flip] *= -1.0
     pre = config.pretrain
     view = apply_mask(crop, pre.mask, rng, ratio=pre.mask_ratio, span_mean=pre.span_mean, noise_std=pre.noise_std)
-    graph = featurize(view.protein, config.encoder, res_token=view.res_token)
+    lm = record.lm[start:stop] if record.lm is not None else None  # type: ignore[attr-defined]
+    graph = featurize(view.protein, config.encoder, res_token=view.res_token, lm=lm,
+                      lm_cls=record.lm_cls, lm_hidden=view.masked)  # type: ignore[attr-defined]
     return PretrainExample(
         graph=graph, restype=crop.restype.astype(np.int64), masked=view.masked, noised=view.noised,
         clean_ca=crop.ca_coords.astype(np.float32), torsion=tors.sin_cos, torsion_alt=alt,

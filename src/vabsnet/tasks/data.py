@@ -50,16 +50,21 @@ class TaskDataset(Dataset):
         position = index % n
         if self.train:
             position = int(np.random.default_rng([self.seed, index // n, 7]).permutation(n)[position])
-        protein = self.store[self.keys[position]].protein
+        record = self.store[self.keys[position]]
+        protein, enc = record.protein, self.config.encoder
         if not self.train:
-            return featurize(protein, self.config.encoder), self.task.labels(protein)  # type: ignore[attr-defined]
+            graph = featurize(protein, enc, lm=record.lm, lm_cls=record.lm_cls)
+            return graph, self.task.labels(protein)  # type: ignore[attr-defined]
         rng = np.random.default_rng([self.seed, index])
-        protein = protein.crop(*crop_window(protein.num_residues, self.config.data.crop_residues, rng))
+        start, stop = crop_window(protein.num_residues, self.config.data.crop_residues, rng)
+        protein = protein.crop(start, stop)
+        lm = record.lm[start:stop] if record.lm is not None else None
         labels = self.task.labels(protein)  # type: ignore[attr-defined]
         aug = self.task.augment(protein, rng)  # type: ignore[attr-defined]
         if aug is None:
-            return featurize(protein, self.config.encoder), labels
-        return featurize(aug.protein, self.config.encoder, res_token=aug.res_token, atom_token=aug.atom_token), labels
+            return featurize(protein, enc, lm=lm, lm_cls=record.lm_cls), labels
+        return featurize(aug.protein, enc, res_token=aug.res_token, atom_token=aug.atom_token, lm=lm,
+                         lm_cls=record.lm_cls, lm_hidden=aug.masked), labels
 
 
 def collate_labelled(items: list[tuple[ProteinGraph, np.ndarray]]) -> LabelledBatch:
