@@ -60,6 +60,14 @@ def test_attached_glycans_are_not_ligands_by_default(corpus_path):
     assert attached_glycans(p).all()
     assert binding_site_labels(p, 4.0, 6, glycans=True).residue.sum() == 43
     assert not binding_site_labels(p, 4.0, 6).residue.any()
+    # per-chain records keep every ligand of the entry: a NAG on chain D is still a glycan for chain A's
+    # record (marked when the whole entry was read), so chain A has no ligand left, not a 'ligand' far away
+    from vabsnet.structure.labels import binding_ligands
+
+    for chain in p.chains:
+        one = p.select_chain(chain)
+        assert attached_glycans(one).all() and not binding_ligands(one, 6)
+    assert [lig.attached_glycan for lig in p.ligands] == [True] * 9
     # 2HA2: four attached NAG, a fucose 2.7 A from a NAG (not bonded) and the ligand SCK stay
     q = load_structure(corpus_path("2HA2_SCK_2HA3_CHT_larger_receptor"))
     assert [(lig.name, bool(a)) for lig, a in zip(q.ligands, attached_glycans(q), strict=True)] == [

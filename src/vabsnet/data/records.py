@@ -95,7 +95,7 @@ def encode_record(record: ChainRecord) -> bytes:
     meta = {
         "name": p.name, "source": p.source, "backbone_only": p.backbone_only,
         "ec": {k: list(v) for k, v in p.ec.items()}, "sequence": p.sequence,
-        "ligands": [[x.name, x.chain_id, x.res_id] for x in lig],
+        "ligands": [[x.name, x.chain_id, x.res_id, x.attached_glycan] for x in lig],
     }
     if record.lm is not None:
         meta["lm_source"] = record.lm_source
@@ -106,9 +106,10 @@ def decode_record(data: bytes | memoryview, key: str = "record") -> ChainRecord:
     a, meta = decode_arrays(data, key)
     bounds = np.concatenate([[0], np.cumsum(a["lig_sizes"])]).astype(np.int64)
     ligands = tuple(
-        Ligand(name=n, chain_id=c, res_id=r, atom_names=a["lig_atom_names"][s:e],
-               elements=a["lig_elements"][s:e], coords=a["lig_coords"][s:e])
-        for (n, c, r), s, e in zip(meta["ligands"], bounds[:-1], bounds[1:], strict=True)
+        Ligand(name=lig[0], chain_id=lig[1], res_id=lig[2], atom_names=a["lig_atom_names"][s:e],
+               elements=a["lig_elements"][s:e], coords=a["lig_coords"][s:e],
+               attached_glycan=bool(lig[3]) if len(lig) > 3 else False)  # records before the flag: False
+        for lig, s, e in zip(meta["ligands"], bounds[:-1], bounds[1:], strict=True)
     )
     protein = Protein(
         name=meta["name"], restype=a["restype"], chain_id=a["chain_id"], res_id=a["res_id"],

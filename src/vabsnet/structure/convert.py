@@ -3,6 +3,7 @@ backbone checks, duplicate atoms and ligands."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +26,7 @@ from vabsnet.constants import (
 )
 from vabsnet.errors import StructureError
 from vabsnet.structure.ccd import amino_acid_parent
+from vabsnet.structure.labels import glycan_attachment
 from vabsnet.structure.protein import Ligand, Protein
 
 MAX_ABS_COORD = 9999.0  # beyond the PDB format's range: a sign of a broken file
@@ -190,6 +192,9 @@ def atoms_to_protein(
     atom_elem = element[sel].copy()
     protein_ligands, excluded = _ligands(chain_id, res_id, ins_code, res_name, aliased, element, hetero,
                                          heavy, coord, polymer)
+    glycan = glycan_attachment(protein_ligands, coord[polymer & heavy & np.isfinite(coord).all(1)])
+    protein_ligands = tuple(dataclasses.replace(lig, attached_glycan=True) if g else lig
+                            for lig, g in zip(protein_ligands, glycan, strict=True))
     protein = Protein(
         name=name,
         restype=restype,

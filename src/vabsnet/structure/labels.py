@@ -22,25 +22,31 @@ class BindingSiteLabels:
     atom: np.ndarray
 
 
-def attached_glycans(protein: Protein) -> np.ndarray:
-    """``[L]`` bool per ligand: a saccharide (CCD type) covalently attached to the protein, directly (an
-    N-glycan's NAG on Asn ND2) or through other attached sugars of the same tree."""
-    ligands = protein.ligands
+def glycan_attachment(ligands: tuple[Ligand, ...] | list[Ligand], anchors: np.ndarray) -> np.ndarray:
+    """``[L]`` bool per ligand: a saccharide (CCD type) within ``COVALENT_MAX`` of an ``anchors`` atom
+    (protein heavy atoms), directly or through other attached sugars of the same tree."""
     attached = np.zeros(len(ligands), dtype=bool)
     sugar = [i for i, lig in enumerate(ligands) if lig.num_atoms and is_saccharide(lig.name)]
-    if not sugar or protein.num_atoms == 0:
+    if not sugar or len(anchors) == 0:
         return attached
-    anchors = [np.asarray(protein.coords, np.float64)]
+    points = [np.asarray(anchors, np.float64)]
     grew = True
     while grew:  # attach sugars to the protein, then to attached sugars, until nothing changes
-        tree = cKDTree(np.concatenate(anchors))
+        tree = cKDTree(np.concatenate(points))
         grew = False
         for i in sugar:
             if not attached[i] and tree.query(ligands[i].coords, k=1, distance_upper_bound=COVALENT_MAX)[0].min() \
                     <= COVALENT_MAX:
                 attached[i] = grew = True
-                anchors.append(np.asarray(ligands[i].coords, np.float64))
+                points.append(np.asarray(ligands[i].coords, np.float64))
     return attached
+
+
+def attached_glycans(protein: Protein) -> np.ndarray:
+    """``[L]`` bool per ligand of ``protein``: attached glycans, as marked when the entry was read (so a
+    glycan on another chain of the entry counts too) or found on this record's own atoms."""
+    marked = np.array([lig.attached_glycan for lig in protein.ligands], dtype=bool)
+    return marked | glycan_attachment(protein.ligands, protein.coords)
 
 
 def binding_ligands(protein: Protein, min_ligand_atoms: int = 1, glycans: bool = False) -> list[Ligand]:

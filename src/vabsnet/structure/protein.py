@@ -39,6 +39,9 @@ class Ligand:
         ``[L]`` element symbols, upper case.
     coords : np.ndarray
         ``[L, 3]`` float32 coordinates in Angstrom.
+    attached_glycan : bool
+        A saccharide covalently attached to a protein chain of the entry (an N-glycan on Asn, directly or
+        through other sugars), found on the whole entry when it was read: a modification, not a bound ligand.
     """
 
     name: str
@@ -47,6 +50,7 @@ class Ligand:
     atom_names: np.ndarray
     elements: np.ndarray
     coords: np.ndarray
+    attached_glycan: bool = False
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__

@@ -54,7 +54,8 @@ class BindingSiteTask(Task):
     level = "residue"
     selection_metric = "auprc"
     lr_ratio = 0.1  # official 1e-5 fine-tuning over 1e-4 pre-training
-    paper_schedule = {"train.lr": 1e-5, "train.warmup_steps": 10_000, "train.max_steps": 100_000}
+    paper_schedule = {"train.lr": 1e-5, "train.warmup_steps": 10_000, "train.max_steps": 100_000,
+                      "encoder.k_atom": 30, "encoder.k_res": 30}  # reproduce_finetune.sh
 
     def __init__(self, config: TaskConfig, store: Store | None = None) -> None:
         self.config: BindingSiteConfig = task_section(config)  # type: ignore[assignment]
