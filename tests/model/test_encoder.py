@@ -124,10 +124,15 @@ def test_language_model_features_enter_the_nodes(proteins, tiny_config):
     model = randomized(VabsEncoder(cfg))
     p = proteins[1]
     lm = np.random.default_rng(0).normal(size=(p.num_residues, 8)).astype(np.float32)
+    cls = np.ones(8, np.float32)
     with torch.no_grad():
-        zero = model(collate([featurize(p, cfg)])).residue
-        some = model(collate([featurize(p, cfg, lm=lm)])).residue
+        zero = model(collate([featurize(p, cfg, lm=np.zeros_like(lm), lm_cls=cls)])).residue
+        some = model(collate([featurize(p, cfg, lm=lm, lm_cls=cls)])).residue
     assert (zero - some).abs().max() > 1e-3
+    from vabsnet.errors import LMFeatureError
+
+    with pytest.raises(LMFeatureError, match="has none"):  # never silently zeros
+        featurize(p, cfg)
 
 
 def test_five_thousand_residues_in_bounded_memory():

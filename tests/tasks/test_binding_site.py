@@ -140,7 +140,7 @@ def test_augmentation_masks_a_fifth_of_residues_and_keeps_their_atoms(corpus_pat
 
     class One:
         def __getitem__(self, key):
-            return SimpleNamespace(protein=p)
+            return SimpleNamespace(protein=p, lm=None, lm_cls=None)
 
     cfg = preset("tiny").override(**{"data.crop_residues": 1000})
     task = BindingSiteTask(cfg.task)
