@@ -94,7 +94,7 @@ def _esm_case(args: tuple[str, int, int, str, int]) -> dict:
 
 
 def _case(args: tuple) -> dict:
-    preset_name, crop, attention, device, reps, precision, size, recompute = args
+    preset_name, crop, attention, device, reps, precision, size, recompute, edges = args
     from torch.utils.flop_counter import FlopCounterMode
 
     from vabsnet.config import preset
@@ -102,6 +102,8 @@ def _case(args: tuple) -> dict:
 
     torch.manual_seed(0)
     cfg = dataclasses.replace(preset(preset_name).encoder, attention=attention, checkpoint=recompute)
+    if edges:
+        cfg = dataclasses.replace(cfg, edge_encoder=edges)
     batch = _batch(crop, cfg, size).to(device)
     model = VabsEncoder(cfg).to(device).train()
     autocast = torch.autocast(device, dtype=torch.bfloat16, enabled=precision == "bf16")
@@ -135,7 +137,7 @@ def _case(args: tuple) -> dict:
     r, a = batch.total_residues, batch.total_atoms
     return {
         "preset": preset_name, "crop": crop, "batch": size, "attention": attention, "device": device,
-        "precision": precision, "checkpoint": recompute,
+        "precision": precision, "checkpoint": recompute, "edges": cfg.edge_encoder,
         "params_m": round(model.num_parameters() / 1e6, 2), "residues": r, "atoms": a,
         "fwd_s": round(t_fwd, 4), "train_s": round(t_train, 4),
         "fwd_residues_per_s": round(r / t_fwd), "fwd_atoms_per_s": round(a / t_fwd),
@@ -156,6 +158,7 @@ def main() -> None:
     parser.add_argument("--attention", help="default: gather,reference on CPU, fused,gather on CUDA")
     parser.add_argument("--precisions", help="fp32 and/or bf16; default: both on CPU, bf16 on CUDA")
     parser.add_argument("--checkpoint", action="store_true", help="with activation checkpointing")
+    parser.add_argument("--edges", default="", help="edge encoders, e.g. linear,vector (default: the preset's)")
     parser.add_argument("--esm", default="", help="ESM-2 shapes to measure alongside, e.g. 150M,650M")
     parser.add_argument("--json")
     args = parser.parse_args()
@@ -172,8 +175,9 @@ def main() -> None:
                "card": torch.cuda.get_device_name() if gpu else "cpu"}
     print(f"machine matmul: fp32 {machine['fp32_gflop_per_s']} GFLOP/s, bf16 {machine['bf16_gflop_per_s']} "
           f"GFLOP/s ({machine['card']}, {machine['threads']} threads)")
-    cases = [(p, c, att, dev, args.reps, prec, b, args.checkpoint) for p in presets for c in crops
-             for b in batches for att in attentions for prec in precisions
+    edge_kinds = args.edges.split(",") if args.edges else [""]
+    cases = [(p, c, att, dev, args.reps, prec, b, args.checkpoint, e) for p in presets for c in crops
+             for b in batches for att in attentions for prec in precisions for e in edge_kinds
              if not (att == "reference" and prec == "bf16")]
     ctx = mp.get_context("spawn")
     results = []
@@ -188,7 +192,8 @@ def main() -> None:
         res["train_fraction_of_peak"] = round(res["train_gflop_per_s"] / peak_ref, 3)
         results.append(res)
         print(f"{res['preset']:5s} crop {res['crop']:4d} x{res['batch']:3d} {res['attention']:9s} "
-              f"{res['precision']}: fwd {res['fwd_residues_per_s']} res/s {res['fwd_atoms_per_s']} atoms/s | "
+              f"{res['precision']} {res['edges']} edges: fwd {res['fwd_residues_per_s']} res/s "
+              f"{res['fwd_atoms_per_s']} atoms/s | "
               f"fwd+bwd {res['train_residues_per_s']} res/s {res['train_atoms_per_s']} atoms/s | "
               f"{res['train_gflop_per_s']} GFLOP/s ({res['train_fraction_of_peak']:.1%} of matmul peak) | "
               f"peak {res['peak_mb']} MB")
@@ -199,7 +204,7 @@ def main() -> None:
             continue
         ref = next((r for r in results if r["attention"] == base_impl and r["preset"] == res["preset"]
                     and r["crop"] == res["crop"] and r["batch"] == res["batch"]
-                    and r["precision"] == res["precision"]), None)
+                    and r["precision"] == res["precision"] and r["edges"] == res["edges"]), None)
         if ref is None:
             continue
         s = {"preset": res["preset"], "crop": res["crop"], "batch": res["batch"], "attention": res["attention"],

@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from vabsnet.atomic import atomic_write_text, write_failures
 from vabsnet.data.records import decode_record, encode_record
-from vabsnet.data.store import REC, Store, open_env, release_env
+from vabsnet.data.store import REC, Store, WriteBatches, open_env, release_env
 from vabsnet.errors import LMFeatureError, failure_reason
 from vabsnet.features.lm import ExtractDir, LMFeatures
 
@@ -64,38 +64,32 @@ def attach(store_path: str | Path, features: Iterable[tuple[str, LMFeatures | Ex
     failures: list[dict] = []
     attached, dims, sources = 0, set(), set()
     bar = tqdm(total=total, desc="lm-features", unit="chain", disable=not progress)
-    txn = env.begin(write=True)
     try:
-        for n, (key, found) in enumerate(features, 1):
-            data = txn.get(REC + key.encode())
-            if data is None:
-                raise KeyError(f"{path}: no record {key!r}")
-            record = decode_record(data, key)
-            try:
-                if isinstance(found, Exception):
-                    raise found
-                found.checked(key, record.protein.sequence)
-                if dims and found.residue.shape[1] not in dims:
-                    raise LMFeatureError(f"{key}: {found.residue.shape[1]}-d features, the others are "
-                                        f"{next(iter(dims))}-d")
-            except Exception as exc:  # one chain's problem never ends the run
-                failures.append({"chain": key, "reason": failure_reason(exc)})
-                if drop_failed:
-                    txn.delete(REC + key.encode())
-            else:
-                new = dataclasses.replace(record, lm=found.residue, lm_cls=found.cls, lm_source=found.source)
-                txn.put(REC + key.encode(), encode_record(new))
-                attached += 1
-                dims.add(found.residue.shape[1])
-                sources.add(found.source)
-            bar.update()
-            if n % commit_every == 0:
-                txn.commit()
-                txn = env.begin(write=True)
-        txn.commit()
-    except BaseException:
-        txn.abort()
-        raise
+        with WriteBatches(env, every=commit_every) as batches:
+            for key, found in features:
+                data = batches.txn.get(REC + key.encode())
+                if data is None:
+                    raise KeyError(f"{path}: no record {key!r}")
+                record = decode_record(data, key)
+                try:
+                    if isinstance(found, Exception):
+                        raise found
+                    found.checked(key, record.protein.sequence)
+                    if dims and found.residue.shape[1] not in dims:
+                        raise LMFeatureError(f"{key}: {found.residue.shape[1]}-d features, the others are "
+                                             f"{next(iter(dims))}-d")
+                except Exception as exc:  # one chain's problem never ends the run
+                    failures.append({"chain": key, "reason": failure_reason(exc)})
+                    if drop_failed:
+                        batches.txn.delete(REC + key.encode())
+                else:
+                    new = dataclasses.replace(record, lm=found.residue, lm_cls=found.cls, lm_source=found.source)
+                    batches.txn.put(REC + key.encode(), encode_record(new))
+                    attached += 1
+                    dims.add(found.residue.shape[1])
+                    sources.add(found.source)
+                bar.update()
+                batches.tick()
     finally:
         bar.close()
         env.close()

@@ -17,7 +17,7 @@ from tqdm import tqdm
 from vabsnet.atomic import atomic_write_text, write_failures
 from vabsnet.constants import MAX_CHAIN_RESIDUES
 from vabsnet.data.records import SCHEMA_VERSION, ChainRecord, decode_arrays, encode_record
-from vabsnet.data.store import DONE, META, REC, open_env, release_env
+from vabsnet.data.store import DONE, META, REC, WriteBatches, open_env, release_env
 from vabsnet.errors import StoreError, failure_reason
 from vabsnet.structure.io import SUPPORTED_SUFFIXES, load_structure
 from vabsnet.structure.select import split_chains
@@ -168,25 +168,17 @@ def _run(env: object, pending: list[InputItem], options: PrepareOptions, workers
         results = pool.imap_unordered(_worker, jobs, chunksize=1)
     else:
         results = map(_worker, jobs)
-    txn = env.begin(write=True)  # type: ignore[attr-defined]
-    last = time.monotonic()
     try:
-        for item, records, reason in results:
-            for key, data, _, _ in records:
-                txn.put(REC + key.encode(), data)
-            outcome = {"path": str(item.path), "chains": [r[0] for r in records]}
-            if reason is not None:
-                outcome["reason"] = reason
-            txn.put(_input_key(item), json.dumps(outcome).encode())
-            bar.update()
-            if time.monotonic() - last > commit_every:  # each input's records commit with its marker
-                txn.commit()
-                txn = env.begin(write=True)  # type: ignore[attr-defined]
-                last = time.monotonic()
-        txn.commit()
-    except BaseException:
-        txn.abort()
-        raise
+        with WriteBatches(env, seconds=commit_every) as batches:  # type: ignore[arg-type]
+            for item, records, reason in results:  # each input's records commit with its marker
+                for key, data, _, _ in records:
+                    batches.txn.put(REC + key.encode(), data)
+                outcome = {"path": str(item.path), "chains": [r[0] for r in records]}
+                if reason is not None:
+                    outcome["reason"] = reason
+                batches.txn.put(_input_key(item), json.dumps(outcome).encode())
+                bar.update()
+                batches.tick()
     finally:
         bar.close()
         if pool is not None:

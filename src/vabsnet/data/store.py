@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -61,6 +62,33 @@ def release_env(path: Path) -> None:
     env = _SHARED.pop((str(Path(path).resolve()), os.getpid()), None)
     if env is not None:
         env.close()
+
+
+class WriteBatches:
+    """Writes through one LMDB transaction at a time, committed every ``every`` items or ``seconds``
+    (whichever comes first), so a killed job keeps what it committed. Use as a context manager: the last
+    transaction commits on exit and aborts on an exception."""
+
+    def __init__(self, env: lmdb.Environment, *, every: int | None = None, seconds: float | None = None) -> None:
+        self.env, self.every, self.seconds = env, every, seconds
+
+    def __enter__(self) -> WriteBatches:
+        self.txn, self.count, self.since = self.env.begin(write=True), 0, time.monotonic()
+        return self
+
+    def tick(self) -> None:
+        """One item written; commit when a batch is full."""
+        self.count += 1
+        if ((self.every is not None and self.count % self.every == 0)
+                or (self.seconds is not None and time.monotonic() - self.since > self.seconds)):
+            self.txn.commit()
+            self.txn, self.since = self.env.begin(write=True), time.monotonic()
+
+    def __exit__(self, kind: object, exc: object, tb: object) -> None:
+        if kind is None:
+            self.txn.commit()
+        else:
+            self.txn.abort()
 
 
 class Store:

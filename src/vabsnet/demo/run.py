@@ -32,6 +32,7 @@ class Variant:
     name: str
     mask: str | None
     overrides: tuple[tuple[str, object], ...] = ()
+    reuse: str | None = None  # fine-tune from this variant's pre-trained encoder instead of pre-training
 
 
 VARIANTS = (
@@ -42,9 +43,10 @@ VARIANTS = (
     Variant("scratch", None),
     Variant("span+vector-edges", "span", (("encoder.edge_encoder", "vector"),)),
 )
-ABLATIONS = (  # issue 11 item 6: the reference code's loss forms, opt-in (each costs a pre-training)
+ABLATIONS = (  # opt-in (--ablations): the reference code's loss forms, and fine-tuning without augmentation
     Variant("span+dense-distance", "span", (("pretrain.distance_loss", "dense"),)),
     Variant("span+raw-sasa", "span", (("pretrain.sasa_scale", 1.0),)),
+    Variant("span-no-augment", "span", (("task.augment", 0.0),), reuse="span"),
 )
 STRATEGIES = tuple(v.name for v in VARIANTS)
 PRETRAINED = tuple(v.name for v in VARIANTS if v.mask is not None)
@@ -77,7 +79,7 @@ FINETUNE_LR = 1e-4  # pre-training uses tiny's 1e-3; fine-tuning at 1e-3 erases 
 
 
 def finetune_config(budget: Budget, seed: int, overrides: tuple = ()) -> Config:
-    encoder = {k: v for k, v in overrides if k.startswith("encoder.")}
+    encoder = {k: v for k, v in overrides if k.startswith(("encoder.", "task."))}
     return preset("tiny").override(**{"task.name": "binding-site", "train.max_steps": budget.finetune_steps,
                                       "train.seed": seed, "task.eval_every": budget.eval_every,
                                       "train.lr": FINETUNE_LR,
@@ -129,7 +131,7 @@ def run_demo(out: str | Path = "runs/demo", budget: str | Budget = "small", *, p
     out.mkdir(parents=True, exist_ok=True)
     corpus = out / "corpus"
     variants = VARIANTS + (ABLATIONS if ablations else ())
-    pretrained = [v for v in variants if v.mask is not None]
+    pretrained = [v for v in variants if v.mask is not None and v.reuse is None]
     stages = _Stages(2 + 2 * len(pretrained) + len(variants) * len(b.seeds) + 1, progress, out / "timings.json")
 
     t0 = stages.start("prepare the bundled corpus")
@@ -153,7 +155,7 @@ def run_demo(out: str | Path = "runs/demo", budget: str | Budget = "small", *, p
 
     finetune_results: dict[str, dict[int, dict]] = {v.name: {} for v in variants}
     for v in variants:
-        init = None if v.mask is None else out / f"pretrain-{v.name}" / ENCODER_FILE
+        init = None if v.mask is None else out / f"pretrain-{v.reuse or v.name}" / ENCODER_FILE
         for seed in b.seeds:
             run = out / f"finetune-{v.name}-seed{seed}"
             t0 = stages.start(f"fine-tune binding-site from {v.name}, seed {seed}, {b.finetune_steps} steps")
