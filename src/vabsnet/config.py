@@ -257,6 +257,7 @@ PRESETS: dict[str, Callable[[], Config]] = {  # built on demand: a Config resolv
                               num_rbf=128, rbf_max=9.0, max_seq_offset=256, attn_dropout=0.1,
                               dropout=0.1, drop_path=0.1, edge_encoder="vector", lm_dim=1280),
         data=DataConfig(crop_residues=800, batch_size=2),
+        pretrain=PretrainConfig(distance_loss="dense", sasa_scale=1.0),  # the reference loss forms
         train=TrainConfig(lr=1e-4, warmup_steps=50_000, max_steps=5_000_000, weight_decay=0.0, accumulate=4),
     ),
 }
