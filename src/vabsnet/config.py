@@ -74,6 +74,9 @@ class DataConfig:
     crop_residues: int = 256  # contiguous window; random in training, first window in evaluation
     batch_size: int = 4
     num_workers: int = -1  # DataLoader worker processes; -1 = auto (0 on CPU, enough to feed a GPU)
+    # pre-training draws: chain = each chain once per epoch; cluster = each sequence cluster of splits.json
+    # once per epoch, a random member each time (the reference code's cluster-balanced sampling)
+    sampling: Literal["chain", "cluster"] = "chain"
 
 
 @dataclass(frozen=True)

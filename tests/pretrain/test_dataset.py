@@ -60,3 +60,26 @@ def test_batches_move_every_tensor_nested_ones_included(store):
                 if isinstance(getattr(moved.graph, f.name), torch.Tensor)]
     assert len(tensors) > 20 and all(t.device.type == "meta" for t in tensors)
     assert moved.graph.names == batch.graph.names
+
+
+def test_cluster_sampling_visits_each_cluster_once_per_epoch(store):
+    """19hc's chains are near-identical globin copies (one cluster of many chains); with cluster sampling
+    an epoch sees each cluster once, so that family is drawn as often as 1AFS or 1osm, not chain-weighted."""
+    from vabsnet.data.splits import split_store
+    from vabsnet.pretrain.dataset import cluster_groups
+
+    split_store(store.path, identity=0.3, fractions=(1.0, 0.0, 0.0))
+    groups = cluster_groups(store, store.keys)
+    sizes = sorted(len(g) for g in groups)
+    assert sum(sizes) == len(store.keys) and sizes[-1] > 1  # a multi-chain cluster exists
+    ds = PretrainDataset(store, store.keys, preset("tiny"), seed=0, groups=groups)
+    assert len(ds) == len(groups)
+    of = {k: i for i, g in enumerate(groups) for k in g}
+    epochs = 40
+    drawn = [of[ds.key_for(i)] for i in range(epochs * len(groups))]
+    for e in range(epochs):  # every cluster exactly once per epoch
+        assert sorted(drawn[e * len(groups):(e + 1) * len(groups)]) == list(range(len(groups)))
+    big = max(range(len(groups)), key=lambda i: len(groups[i]))
+    members = {ds.key_for(i) for i in range(epochs * len(groups)) if of[ds.key_for(i)] == big}
+    assert len(members) > 1  # a random member each time
+    assert [ds.key_for(i) for i in range(20)] == [ds.key_for(i) for i in range(20)]  # deterministic

@@ -141,3 +141,11 @@ def test_single_mask_trains_with_the_span_losses(store, tmp_path):
         rows[mask] = _rows(tmp_path / mask)
     assert all(float(r["position"]) > 0.1 and float(r["distance"]) > 0.0 for r in rows["single"])
     assert all(float(r["position"]) == 0.0 and float(r["distance"]) == 0.0 for r in rows["residue"])
+
+
+def test_cluster_sampling_needs_a_split_and_trains(store, tmp_path, capsys):
+    assert main(_cmd(store, tmp_path / "a", 2, "--set", "data.sampling=cluster")) == 2
+    assert "splits.json" in capsys.readouterr().err  # clusters come from `vabsnet split`
+    assert main(["split", str(store), "--fractions", "1,0,0"]) == 0
+    assert main(_cmd(store, tmp_path / "b", 2, "--set", "data.sampling=cluster")) == 0
+    assert len(_rows(tmp_path / "b")) == 2

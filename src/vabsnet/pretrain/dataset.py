@@ -97,23 +97,41 @@ def collate_pretrain(examples: Sequence[PretrainExample]) -> PretrainBatch:
 
 
 class PretrainDataset(Dataset):
-    """Index = global sample index (unbounded); see the module docstring."""
+    """Index = global sample index (unbounded); see the module docstring. With ``groups`` (sequence
+    clusters of ``keys``), an epoch visits every group once in a seeded order and takes a seeded random
+    member each time, so a family with many chains is not seen more often than one with a single chain."""
 
-    def __init__(self, store: Store, keys: Sequence[str], config: Config, seed: int, train: bool = True) -> None:
+    def __init__(self, store: Store, keys: Sequence[str], config: Config, seed: int, train: bool = True,
+                 groups: Sequence[Sequence[str]] | None = None) -> None:
         if not keys:
             raise ValueError(f"{store.path}: no chains to train on")
         self.store, self.keys, self.config, self.seed, self.train = store, list(keys), config, seed, train
+        self.groups = [list(g) for g in groups] if groups is not None and train else None
 
     def __len__(self) -> int:
-        return len(self.keys)
+        return len(self.groups) if self.groups is not None else len(self.keys)
 
     def key_for(self, index: int) -> str:
         n = len(self.keys)
         if not self.train:
             return self.keys[index % n]
+        if self.groups is not None:
+            epoch, pos = divmod(index, len(self.groups))
+            group = self.groups[np.random.default_rng([self.seed, epoch]).permutation(len(self.groups))[pos]]
+            return group[int(np.random.default_rng([self.seed, index, 3]).integers(len(group)))]
         epoch, pos = divmod(index, n)
         return self.keys[np.random.default_rng([self.seed, epoch]).permutation(n)[pos]]
 
     def __getitem__(self, index: int) -> PretrainExample:
         rng = np.random.default_rng([self.seed, index])
         return make_example(self.store[self.key_for(index)], self.config, rng, train=self.train)
+
+
+def cluster_groups(store: Store, keys: Sequence[str]) -> list[list[str]]:
+    """``keys`` grouped by their sequence cluster in ``STORE/splits.json`` (a key without one is its own
+    group), groups and members in a stable order."""
+    cluster_of = store.split_info().get("cluster_of", {})
+    groups: dict[str, list[str]] = {}
+    for key in keys:
+        groups.setdefault(cluster_of.get(key, key), []).append(key)
+    return [sorted(groups[rep]) for rep in sorted(groups)]

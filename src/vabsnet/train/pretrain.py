@@ -16,7 +16,7 @@ import torch
 from vabsnet.config import Config
 from vabsnet.data.store import Store
 from vabsnet.errors import VabsnetError
-from vabsnet.pretrain.dataset import PretrainDataset, collate_pretrain
+from vabsnet.pretrain.dataset import PretrainDataset, cluster_groups, collate_pretrain
 from vabsnet.train.checkpoint import CHECKPOINT_FILE, ENCODER_FILE, read_checkpoint, save_encoder
 from vabsnet.train.engine import fit, prepare_run, set_threads
 from vabsnet.train.module import PretrainModule
@@ -55,7 +55,9 @@ def pretrain(store_path: str | Path, run: str | Path, config: Config, *, devices
             print(f"{run}: already trained for {start} steps")
         return PretrainResult(run=run, rank=0, steps=start, resumed_from=start, final={})
     module = PretrainModule(config)
-    trainer = fit(module, lambda: (PretrainDataset(store, keys, config, seed=config.train.seed), collate_pretrain),
+    groups = cluster_groups(store, keys) if config.data.sampling == "cluster" else None
+    trainer = fit(module, lambda: (PretrainDataset(store, keys, config, seed=config.train.seed, groups=groups),
+                                   collate_pretrain),
                   run, start=start, devices=devices, accelerator=accelerator, progress=progress)
     if trainer.global_rank == 0:
         save_encoder(module.encoder, run / ENCODER_FILE, config)
