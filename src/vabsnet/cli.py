@@ -17,7 +17,8 @@ def _prepare(args: argparse.Namespace) -> int:
     from vabsnet.data.prepare import PrepareOptions, prepare
 
     options = PrepareOptions(chains_per_entry=args.chains_per_entry, min_residues=args.min_residues,
-                             max_chain_residues=args.max_chain_residues)
+                             max_chain_residues=args.max_chain_residues,
+                             modelled_sidechains=args.modelled_sidechains)
     summary = prepare(args.inputs, args.out, workers=args.workers, options=options,
                       progress=not args.quiet)
     print(f"{args.out}: {summary.entries} entries, {summary.chains} chains, {summary.residues} residues, "
@@ -237,6 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lm-features", metavar="DIR", help="attach language-model features from esm-extract output "
                    "(labels <entry>_<chain>, or the same sequence); chains without matching ones are removed")
     p.add_argument("--lm-layer", type=int, help="layer to read from the esm-extract files (default: the last)")
+    p.add_argument("--modelled-sidechains", action="store_true", help="flag every record's side chains as "
+                   "modelled, not experimental (scripts/structuredb_fullatom.py output)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_prepare)
 

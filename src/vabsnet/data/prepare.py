@@ -34,6 +34,7 @@ class PrepareOptions:
     min_residues: int = 1
     max_chain_residues: int = MAX_CHAIN_RESIDUES
     schema_version: int = SCHEMA_VERSION
+    modelled_sidechains: bool = False  # every record's side chains are a model (scripts/structuredb_fullatom.py)
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,8 @@ def process_input(item: InputItem, options: PrepareOptions) -> tuple[list[tuple[
         for chain, sub in pairs:
             if sub.num_residues < options.min_residues:
                 continue
-            sub = dataclasses.replace(sub, name=f"{item.entry_id}/{chain or '_'}")
+            sub = dataclasses.replace(sub, name=f"{item.entry_id}/{chain or '_'}",
+                                      modelled_sidechains=options.modelled_sidechains)
             record = ChainRecord(protein=sub, sasa=atom_sasa(sub))
             out.append((sub.name, encode_record(record), sub.num_residues, sub.num_atoms))
         if not out:
@@ -144,6 +146,8 @@ def prepare(inputs: Sequence[str | Path], out: str | Path, *, workers: int = 1,
         wanted = json.dumps(asdict(options), sort_keys=True).encode()
         with env.begin(write=True) as txn:
             have = txn.get(META + b"options")
+            if have is not None:  # options added since that store was built take their defaults
+                have = json.dumps({**asdict(PrepareOptions()), **json.loads(have)}, sort_keys=True).encode()
             if have is not None and have != wanted:
                 raise StoreError(f"{out}: store was built with options {have.decode()}, not {wanted.decode()}; "
                                  "use another --out or the same options")

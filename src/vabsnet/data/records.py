@@ -94,6 +94,7 @@ def encode_record(record: ChainRecord) -> bytes:
         arrays["lm_cls"] = np.asarray(record.lm_cls, np.float16)
     meta = {
         "name": p.name, "source": p.source, "backbone_only": p.backbone_only,
+        "modelled_sidechains": p.modelled_sidechains,
         "ec": {k: list(v) for k, v in p.ec.items()}, "sequence": p.sequence,
         "ligands": [[x.name, x.chain_id, x.res_id, x.attached_glycan] for x in lig],
     }
@@ -115,7 +116,7 @@ def decode_record(data: bytes | memoryview, key: str = "record") -> ChainRecord:
         name=meta["name"], restype=a["restype"], chain_id=a["chain_id"], res_id=a["res_id"],
         ins_code=a["ins_code"], atom_name=a["atom_name"], element=a["element"], coords=a["coords"],
         atom_residue=a["atom_residue"], ligands=ligands, ec=meta["ec"], source=meta["source"],
-        backbone_only=meta["backbone_only"],
+        backbone_only=meta["backbone_only"], modelled_sidechains=meta.get("modelled_sidechains", False),
     )
     return ChainRecord(protein=protein, sasa=a["sasa"], lm=a.get("lm"), lm_cls=a.get("lm_cls"),
                        lm_source=meta.get("lm_source", ""))

@@ -94,6 +94,9 @@ class Protein:
         The file this record was read from.
     backbone_only : bool
         True when the source has only backbone atoms (e.g. ProMod3's StructureDB).
+    modelled_sidechains : bool
+        True when the side chains are a model, not experiment (``prepare --modelled-sidechains``, e.g.
+        ProMod3-packed side chains on StructureDB backbones).
     """
 
     name: str
@@ -109,6 +112,7 @@ class Protein:
     ec: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     source: str = ""
     backbone_only: bool = False
+    modelled_sidechains: bool = False
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
