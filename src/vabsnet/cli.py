@@ -206,6 +206,15 @@ def _lm_features(args: argparse.Namespace) -> int:
     return 0
 
 
+def _go_benchmark(args: argparse.Namespace) -> int:
+    from vabsnet.data.go_benchmark import build_go_benchmark
+
+    info = build_go_benchmark(args.store, args.out, source=args.source, min_train=args.min_train, seed=args.seed)
+    print(f"{args.out}: {info['chains']} chains, mapped per ontology {info['mapped']}; terms {info['terms']}; "
+          f"splits {info['splits']}; test chains below each identity cutoff {info['test_below']}")
+    return 0
+
+
 def _add_max_chain_residues(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-chain-residues", type=int, default=MAX_CHAIN_RESIDUES,
                    help="a file with a longer chain is skipped with that reason")
@@ -256,6 +265,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="recompute chains that already have features")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_lm_features)
+
+    p = sub.add_parser("go-benchmark", help="GO labels for a store's chains from Debian's metastudent-data "
+                       "(MMseqs2 mapping to Swiss-Prot, propagation, identity splits), DeepFRI layout")
+    p.add_argument("store")
+    p.add_argument("--out", required=True, help="folder for nrPDB-GO_annot.tsv, split lists, test CSV")
+    p.add_argument("--source", default="/usr/share/metastudent-data/dataset_201401")
+    p.add_argument("--min-train", type=int, default=10, help="keep terms on at least this many train chains")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_go_benchmark)
 
     p = sub.add_parser("split", help="sequence-identity train/valid/test split of a store (MMseqs2)")
     p.add_argument("store")

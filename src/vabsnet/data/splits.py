@@ -58,6 +58,33 @@ def cluster_sequences(sequences: dict[str, str], identity: float, coverage: floa
     return rep_of
 
 
+def search_sequences(queries: dict[str, str], targets: dict[str, str], *, min_identity: float = 0.0,
+                     coverage: float = 0.0, threads: int = 2) -> list[dict]:
+    """``mmseqs easy-search`` of ``queries`` against ``targets``: one dict per hit with ``query``,
+    ``target``, ``identity`` (fraction), ``qstart``, ``qend`` (1-based) and ``bits``. ``coverage`` is of the
+    query (``--cov-mode 2``)."""
+    if not queries or not targets:
+        return []
+    with tempfile.TemporaryDirectory(prefix="vabsnet-mmseqs-") as tmp:
+        qn = {f"q{i}": k for i, k in enumerate(queries)}
+        tn = {f"t{i}": k for i, k in enumerate(targets)}
+        (Path(tmp) / "q.fasta").write_text("".join(f">{n}\n{queries[k]}\n" for n, k in qn.items()))
+        (Path(tmp) / "t.fasta").write_text("".join(f">{n}\n{targets[k]}\n" for n, k in tn.items()))
+        out = Path(tmp) / "hits.m8"
+        cmd = [mmseqs_binary(), "easy-search", str(Path(tmp) / "q.fasta"), str(Path(tmp) / "t.fasta"), str(out),
+               str(Path(tmp) / "work"), "--min-seq-id", str(min_identity), "-c", str(coverage), "--cov-mode", "2",
+               "--format-output", "query,target,fident,qstart,qend,bits", "--threads", str(threads), "-v", "1"]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise VabsnetError(f"mmseqs easy-search failed ({proc.returncode}): {proc.stderr.strip()[-500:]}")
+        hits = []
+        for line in out.read_text().splitlines():
+            q, t, ident, qs, qe, bits = line.split("\t")
+            hits.append({"query": qn[q], "target": tn[t], "identity": float(ident), "qstart": int(qs),
+                         "qend": int(qe), "bits": float(bits)})
+    return hits
+
+
 def assign_clusters(rep_of: dict[str, str], fractions: tuple[float, float, float],
                     seed: int) -> dict[str, list[str]]:
     """Whole clusters, in seeded random order, each to the split furthest below its target share."""
