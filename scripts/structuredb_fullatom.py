@@ -42,7 +42,8 @@ def _init() -> None:
 
 
 def file_name(pdb: str, chain: str, index: int) -> str:
-    return f"{pdb.lower()}_{chain}_{index}.pdb.gz"
+    """``1a0c-D_3.pdb.gz``: entry ``1a0c-D_3``, read by ``vabsnet.tasks.annotations.deepfri_id`` as 1A0C-D."""
+    return f"{pdb.lower()}-{chain}_{index}.pdb.gz"
 
 
 def export_one(args: tuple[int, str]) -> tuple[int, int, str | None]:
@@ -65,6 +66,8 @@ def export_one(args: tuple[int, str]) -> tuple[int, int, str | None]:
         for atom in entity.atoms:
             edit.SetAtomPos(atom, atom.pos - shift)
         edit.RenumberChain(entity.chains[0], int(info.start_resnum), True)
+        if len(info.chain_name) == 1:  # the PDB chain name (PDB format: one character)
+            edit.RenameChain(entity.chains[0], info.chain_name)
         modelling.ReconstructSidechains(entity, keep_sidechains=False)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.pdb")
         io.SavePDB(entity, str(tmp))

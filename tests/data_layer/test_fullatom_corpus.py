@@ -47,15 +47,18 @@ def test_export_keeps_the_real_backbone_and_adds_side_chains(tmp_path):
     subprocess.run(cmd, check=True, capture_output=True)
     report = json.loads((out / ".export.json").read_text())
     assert report["chains"] == 2 and not report["failures"] and report["residues_modelled_now"] > 0
-    assert sorted(p.name for p in out.glob("*.pdb.gz")) == ["12as_A_0.pdb.gz", "16pk_A_1.pdb.gz"]
-    assert "NOT EXPERIMENTAL SIDE CHAINS" in gzip.decompress((out / "12as_A_0.pdb.gz").read_bytes()).decode()[:400]
+    assert sorted(p.name for p in out.glob("*.pdb.gz")) == ["12as-A_0.pdb.gz", "16pk-A_1.pdb.gz"]
+    assert "NOT EXPERIMENTAL SIDE CHAINS" in gzip.decompress((out / "12as-A_0.pdb.gz").read_bytes()).decode()[:400]
     subprocess.run(cmd, check=True, capture_output=True)  # resumed: nothing left to model
     assert json.loads((out / ".export.json").read_text())["residues_modelled_now"] == 0
 
     assert main(["prepare", str(out), "--out", str(tmp_path / "s"), "--modelled-sidechains", "--quiet"]) == 0
     store = Store(tmp_path / "s")
     assert json.loads((tmp_path / "s" / "failures.jsonl").read_text() or "null") is None
-    full = store["12as_A_0/A"].protein
+    full = store["12as-A_0/A"].protein
+    from vabsnet.tasks.annotations import deepfri_id
+
+    assert deepfri_id("12as-A_0/A") == "12AS-A"
     backbone = StructureDB()[0]  # the same chain, backbone only, read from the database directly
     assert full.modelled_sidechains and full.sequence == backbone.sequence
     np.testing.assert_allclose(full.ca_coords, backbone.ca_coords, atol=2e-3)  # PDB format: 3 decimals
