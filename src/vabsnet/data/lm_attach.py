@@ -37,9 +37,10 @@ def pending_sequences(store_path: str | Path, overwrite: bool = False) -> dict[s
     """``{key: sequence}`` of the chains that still need features."""
     store = Store(store_path)
     todo = {}
-    for key, seq in store.sequences().items():
-        if overwrite or decode_record(store.raw(key), key).lm is None:
-            todo[key] = seq
+    for key in store.keys:  # one decode per record
+        record = decode_record(store.raw(key), key)
+        if overwrite or record.lm is None:
+            todo[key] = record.protein.sequence
     store.close()
     return todo
 

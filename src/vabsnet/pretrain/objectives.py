@@ -111,7 +111,7 @@ def pretrain_losses(pred: PretrainPredictions, batch: PretrainBatch, config: Pre
     if config.distance_loss == "dense":
         a = g.total_atoms
         dist = dense_distance_loss(pred.ca, batch.clean_ca, batch.noised, g.node_pos[:a], g.ca_node, g.res_graph,
-                                   g.node_graph[:a])
+                                   g.atom_graph)
     else:
         dist = distance_loss(pred.ca, batch.clean_ca, g.res_nbr[:, :-1], g.res_nbr_mask[:, :-1], batch.noised)
     tor = torsion_loss(pred.torsion.float(), batch.torsion, batch.torsion_alt, batch.torsion_mask)

@@ -138,13 +138,8 @@ def atoms_to_protein(
     if len(idx) == 0:
         where = f" in chains {list(chains)}" if chains is not None else ""
         raise StructureError(source, f"no protein residues{where}")
-    key_change = np.ones(len(idx), dtype=bool)
-    key_change[1:] = (
-        (chain_id[idx][1:] != chain_id[idx][:-1]) | (res_id[idx][1:] != res_id[idx][:-1])
-        | (ins_code[idx][1:] != ins_code[idx][:-1]) | (res_name[idx][1:] != res_name[idx][:-1])
-    )
-    atom_res = np.cumsum(key_change) - 1  # residue ordinal of each kept atom
-    starts = np.flatnonzero(key_change)
+    atom_res = _residue_ids(chain_id[idx], res_id[idx], ins_code[idx], res_name[idx])  # of each kept atom
+    starts = np.flatnonzero(np.r_[True, atom_res[1:] != atom_res[:-1]])
     names37 = np.array([ATOM37_INDEX[a] for a in aliased[idx]], dtype=np.int64)
 
     # Exact repeats of an atom (some files list stripped alternate locations twice) are dropped; the
@@ -223,10 +218,8 @@ def _ligands(chain_id: np.ndarray, res_id: np.ndarray, ins_code: np.ndarray, res
     excluded = 0
     if len(idx) == 0:
         return (), 0
-    change = np.ones(len(idx), dtype=bool)
-    change[1:] = ((chain_id[idx][1:] != chain_id[idx][:-1]) | (res_id[idx][1:] != res_id[idx][:-1])
-                  | (ins_code[idx][1:] != ins_code[idx][:-1]) | (res_name[idx][1:] != res_name[idx][:-1]))
-    bounds = np.append(np.flatnonzero(change), len(idx))
+    group_of = _residue_ids(chain_id[idx], res_id[idx], ins_code[idx], res_name[idx])
+    bounds = np.append(np.flatnonzero(np.r_[True, group_of[1:] != group_of[:-1]]), len(idx))
     for a, b in zip(bounds[:-1], bounds[1:], strict=True):
         group = idx[a:b]
         rname = str(res_name[group[0]])

@@ -136,8 +136,10 @@ def altloc_by_residue(atoms: object) -> object:
     key = np.char.add(np.char.add(np.asarray(atoms.chain_id).astype(str), "|"),  # type: ignore[attr-defined]
                       np.char.add(np.asarray(atoms.res_id).astype(str),  # type: ignore[attr-defined]
                                   np.char.add("|", np.asarray(atoms.ins_code).astype(str))))  # type: ignore[attr-defined]
-    for k in np.unique(key[~keep]):
-        rows = np.flatnonzero((key == k) & ~keep)
+    alt_rows = np.flatnonzero(~keep)
+    _, group = np.unique(key[alt_rows], return_inverse=True)
+    order = np.argsort(group, kind="stable")  # rows of one residue together, in file order
+    for rows in np.split(alt_rows[order], np.flatnonzero(np.diff(group[order])) + 1):
         ids = list(dict.fromkeys(alt[rows]))  # in file order
         best = max(ids, key=lambda a: (occ[rows][alt[rows] == a].mean(), -ids.index(a)))
         keep[rows[alt[rows] == best]] = True
