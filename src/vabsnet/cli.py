@@ -36,12 +36,15 @@ def _prepare(args: argparse.Namespace) -> int:
 
 
 def _split(args: argparse.Namespace) -> int:
-    from vabsnet.data.splits import split_store
+    from vabsnet.data.splits import held_out_ids, split_store
 
     fractions = tuple(float(x) for x in args.fractions.split(","))
-    result = split_store(args.store, identity=args.identity, fractions=fractions, seed=args.seed)  # type: ignore[arg-type]
+    hold_out = held_out_ids(args.hold_out) if args.hold_out else None
+    result = split_store(args.store, identity=args.identity, fractions=fractions, seed=args.seed,  # type: ignore[arg-type]
+                         hold_out=hold_out)
+    held = f"; {result['held_out']['chains']} chains held out in test" if hold_out else ""
     print(f"{args.store}/splits.json: {result['num_clusters']} clusters at {args.identity:.0%} identity; "
-          + ", ".join(f"{k} {v}" for k, v in result["counts"].items()))
+          + ", ".join(f"{k} {v}" for k, v in result["counts"].items()) + held)
     return 0
 
 
@@ -280,6 +283,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--identity", type=float, default=0.3)
     p.add_argument("--fractions", default="0.8,0.1,0.1")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--hold-out", metavar="DIR",
+                   help="a DeepFRI-layout benchmark (e.g. from go-benchmark): clusters holding any of its valid "
+                   "or test chains go to test whole, so pre-training on train never sees them")
     p.set_defaults(func=_split)
 
     p = sub.add_parser("pretrain", help="pre-train an encoder (SMPC span masking or an ablation); resumable")

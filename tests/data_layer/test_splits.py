@@ -4,9 +4,10 @@ import json
 
 import pytest
 
+from vabsnet.cli import main
 from vabsnet.corpus import entry
 from vabsnet.data.prepare import prepare
-from vabsnet.data.splits import assign_clusters, split_store
+from vabsnet.data.splits import assign_clusters, held_out_ids, split_store
 from vabsnet.data.store import Store
 from vabsnet.errors import VabsnetError
 
@@ -40,3 +41,23 @@ def test_mmseqs_split_of_real_store(tmp_path):
     for key, rep in result["cluster_of"].items():
         assert where[key] == where[rep]
     assert result["num_clusters"] < len(keys)
+
+
+def test_hold_out_moves_whole_clusters_of_benchmark_chains_to_test(make_store, tmp_path):
+    """`split --hold-out DIR`: a benchmark's valid/test chains and everything clustered with them (1AFS A and B
+    are the same sequence) leave train, so pre-training never sees them."""
+    store = make_store("holdout", ["1AFS", "1gbt", "1osm", "19hc", "1a28", "1FKI"], (0.8, 0.1, 0.1))
+    bench = tmp_path / "bench"
+    bench.mkdir()
+    for name, ids in {"train": ["1GBT-A"], "valid": ["1OSM-A"], "test": ["1AFS-B"]}.items():
+        (bench / f"nrPDB-GO_{name}.txt").write_text("".join(f"{i}\n" for i in ids))
+    assert main(["split", str(store), "--hold-out", str(bench), "--fractions", "1,0,0"]) == 0
+    info = Store(store).split_info()
+    assert {"1AFS/A", "1AFS/B", "1osm/A"} <= set(info["splits"]["test"])
+    assert not {"1AFS/A", "1AFS/B", "1osm/A"} & set(info["splits"]["train"])
+    assert info["held_out"] == {"chains": len(info["splits"]["test"]), "clusters": 2}
+    assert "1gbt/A" in info["splits"]["train"]  # a benchmark train chain may be pre-trained on
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(VabsnetError, match="no nrPDB-GO/EC valid and test lists"):
+        held_out_ids(empty)

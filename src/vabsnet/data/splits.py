@@ -105,17 +105,46 @@ def assign_clusters(rep_of: dict[str, str], fractions: tuple[float, float, float
     return {name: sorted(keys) for name, keys in splits.items()}
 
 
+def held_out_ids(folder: str | Path) -> set[str]:
+    """DeepFRI chain ids of a benchmark folder's valid and test lists (GO and/or EC, every cutoff): the
+    chains a pre-training corpus must not see."""
+    from vabsnet.tasks.annotations import AnnotationError, split_ids
+
+    out: set[str] = set()
+    for kind in ("GO", "EC"):
+        try:
+            ids = split_ids(folder, kind, test_cutoff=0.95)
+        except AnnotationError:
+            continue
+        out |= ids["valid"] | ids["test"]
+    if not out:
+        raise VabsnetError(f"{folder}: no nrPDB-GO/EC valid and test lists to hold out")
+    return out
+
+
 def split_store(store_path: str | Path, *, identity: float = 0.3,
-                fractions: tuple[float, float, float] = (0.8, 0.1, 0.1), seed: int = 0) -> dict:
-    """Cluster the store's chains and write ``STORE/splits.json``; returns its content."""
+                fractions: tuple[float, float, float] = (0.8, 0.1, 0.1), seed: int = 0,
+                hold_out: set[str] | None = None) -> dict:
+    """Cluster the store's chains and write ``STORE/splits.json``; returns its content.
+
+    ``hold_out``: DeepFRI chain ids (``1A0B-A``, see :func:`vabsnet.tasks.annotations.deepfri_id`) of a
+    downstream benchmark's valid and test chains. Every cluster holding one goes to ``test`` whole, so
+    nothing pre-trained on ``train`` is within ``identity`` of them; the other clusters are split by
+    ``fractions``."""
+    from vabsnet.tasks.annotations import deepfri_id
+
     store = Store(store_path)
     rep_of = cluster_sequences(store.sequences(), identity)
-    splits = assign_clusters(rep_of, fractions, seed)
+    held_reps = {rep_of[k] for k in rep_of if hold_out and deepfri_id(k) in hold_out}
+    splits = assign_clusters({k: r for k, r in rep_of.items() if r not in held_reps}, fractions, seed)
+    held = sorted(k for k, r in rep_of.items() if r in held_reps)
+    splits["test"] = sorted(splits["test"] + held)
     result = {
         "method": f"mmseqs easy-cluster --min-seq-id {identity} -c 0.8 --cov-mode 0",
         "identity": identity, "fractions": list(fractions), "seed": seed,
         "counts": {name: len(keys) for name, keys in splits.items()},
         "num_clusters": len(set(rep_of.values())),
+        "held_out": {"chains": len(held), "clusters": len(held_reps)} if hold_out else None,
         "splits": splits,
         "cluster_of": dict(sorted(rep_of.items())),
     }
