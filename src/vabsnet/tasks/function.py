@@ -57,6 +57,9 @@ class FunctionConfig(TaskConfig):
     test_cutoff: float = 0.95  # DeepFRI test chains kept: identity to train below this (0.3 ... 0.95)
     ec_level: int = 4  # header EC numbers truncated to this many levels (1-4)
     loss: Literal["asl", "bce"] = "asl"  # asymmetric loss (spec 5.1) or binary cross-entropy
+    # chains of the label file with no term of this branch: "keep" (TorchDrug: all-negative examples, recall 0
+    # in Fmax) or "skip" (CAFA: only chains with at least one term of the vocabulary, in every split)
+    unlabelled: Literal["keep", "skip"] = "keep"
     terms: tuple[str, ...] = ()  # the label vocabulary, filled in by `finetune` and saved with the run
 
     def __post_init__(self) -> None:
@@ -68,6 +71,8 @@ class FunctionConfig(TaskConfig):
             raise ValueError("task.test_cutoff must be one of 0.3, 0.4, 0.5, 0.7, 0.95 (DeepFRI test CSV)")
         if not 1 <= self.ec_level <= 4:
             raise ValueError("task.ec_level must be in 1..4")
+        if self.unlabelled not in ("keep", "skip"):
+            raise ValueError("task.unlabelled must be 'keep' (TorchDrug) or 'skip' (CAFA)")
 
 
 class FunctionTask(Task):
@@ -119,12 +124,21 @@ class FunctionTask(Task):
         return sorted(terms) if terms is not None else None
 
     def usable(self, protein: Protein) -> bool:
-        terms = self._terms_of(protein.name)
-        return terms is not None and (self._by_id is not None or any(t in self.index for t in terms))
+        return self.labelled(protein.name)
+
+    def labelled(self, key: str) -> bool:
+        """Whether the chain stored as ``key`` is an example of this task (see ``task.unlabelled``)."""
+        terms = self._terms_of(key)
+        if terms is None:
+            return False
+        return (self._by_id is not None and self.config.unlabelled == "keep") or any(t in self.index for t in terms)
 
     def labels(self, protein: Protein) -> np.ndarray:
+        return self.label_row(protein.name)
+
+    def label_row(self, key: str) -> np.ndarray:
         out = np.zeros((1, len(self.index)), np.float32)  # [1, T]
-        for term in self._terms_of(protein.name) or ():
+        for term in self._terms_of(key) or ():
             if term in self.index:
                 out[0, self.index[term]] = 1.0
         return out
