@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from vabsnet.metrics import auprc, auprc_micro, auroc, binary_report, fmax, threshold_metrics
+from vabsnet.metrics import auprc, auprc_micro, auroc, best_threshold, binary_report, fmax, threshold_metrics
 
 
 def fmax_brute(s: np.ndarray, y: np.ndarray) -> float:
@@ -120,3 +120,21 @@ def test_non_finite_scores_raise_instead_of_ranking(bad):
             fn(s, y)
     with pytest.raises(ValueError, match="NaN or infinite"):
         fmax(s[None], y[None])
+
+
+@pytest.mark.parametrize("rule", ["f1", "mcc"])
+def test_best_threshold_matches_a_sklearn_sweep(rule):
+    from sklearn.metrics import f1_score, matthews_corrcoef
+
+    rng = np.random.default_rng(3)
+    y = rng.random(400) < 0.05  # a binding-site-like base rate
+    s = np.round(np.clip(0.1 * y + rng.normal(0.2, 0.1, 400), 0, 1), 2)  # rounded: many ties
+    reference = f1_score if rule == "f1" else matthews_corrcoef
+    values = {t: reference(y, s >= t) for t in np.unique(s)}
+    best = max(values.values())
+    t, value = best_threshold(s, y, rule)
+    assert value == pytest.approx(best)
+    assert t == min(k for k, v in values.items() if v == pytest.approx(best))
+    assert threshold_metrics(s, y, t)[rule] == pytest.approx(best)
+    assert value > reference(y, s >= 0.5)  # at this base rate 0.5 predicts almost nothing
+    assert math.isnan(best_threshold(s, np.zeros(400, bool), rule)[1])

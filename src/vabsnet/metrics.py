@@ -83,6 +83,31 @@ def threshold_metrics(scores: np.ndarray, labels: np.ndarray, threshold: float =
     return {"mcc": mcc, "f1": f1, "precision": precision, "recall": recall, "iou": iou, "accuracy": accuracy}
 
 
+def best_threshold(scores: np.ndarray, labels: np.ndarray, rule: str = "f1") -> tuple[float, float]:
+    """``(threshold, value)``: the threshold on ``scores >= t`` that maximises pooled ``rule`` (``f1`` or
+    ``mcc``) over every distinct score (ties enter together); the lowest such threshold on equal values.
+    ``(0.5, nan)`` without positives or negatives."""
+    s, y = _check(scores, labels)
+    n_pos, n = int(y.sum()), len(y)
+    if rule not in ("f1", "mcc"):
+        raise ValueError(f"threshold rule must be 'f1' or 'mcc', not {rule!r}")
+    if n_pos == 0 or n_pos == n:
+        return 0.5, math.nan
+    order = np.argsort(-s, kind="mergesort")
+    ends = _tie_groups(s[order])
+    tp = np.cumsum(y[order])[ends].astype(np.float64)
+    predicted = (ends + 1).astype(np.float64)
+    fp, fn = predicted - tp, n_pos - tp
+    tn = n - n_pos - fp
+    if rule == "f1":
+        value = 2 * tp / (2 * tp + fp + fn)
+    else:
+        denom = np.sqrt(predicted * (tp + fn) * (tn + fp) * (tn + fn))
+        value = np.divide(tp * tn - fp * fn, denom, out=np.zeros_like(tp), where=denom > 0)
+    best = int(np.flatnonzero(value == value.max())[-1])
+    return float(s[order][ends[best]]), float(value[best])
+
+
 def fmax(scores: np.ndarray, labels: np.ndarray) -> float:
     """Protein-centric maximum F-measure over thresholds t (CAFA; TorchDrug ``f1_max``).
 

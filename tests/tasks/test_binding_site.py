@@ -12,9 +12,11 @@ import torch
 from vabsnet.cli import main
 from vabsnet.config import TaskConfig
 from vabsnet.corpus import entries
+from vabsnet.metrics import best_threshold
 from vabsnet.structure import load_structure
 from vabsnet.structure.labels import binding_site_labels
 from vabsnet.tasks import BindingSiteTask
+from vabsnet.train.evaluate import split_scores
 
 LIGAND_ENTRIES = ["1AFS", "1hvr", "19hc", "1a28", "7ZTL_BCN_protein", "4CUP", "1FKI", "pdb3mht"]
 
@@ -62,6 +64,16 @@ def test_finetune_and_evaluate_commands(store, tmp_path, capsys):
     valid = json.loads((run / "metrics_valid.json").read_text())
     assert valid["split"] == "valid" and valid["chains"]
     assert "auroc" in capsys.readouterr().out
+    # the decision threshold: max pooled F1 over the valid residues, saved with the model, used on test
+    chosen = json.loads((run / "calibration.json").read_text())
+    scored = split_scores(run, store, "valid")
+    t, f1 = best_threshold(np.concatenate(scored.scores), np.concatenate(scored.targets), "f1")
+    assert chosen["threshold"] == pytest.approx(t) and chosen["valid_f1"] == pytest.approx(f1)
+    assert metrics["threshold"] == valid["threshold"] == pytest.approx(t)
+    assert valid["pooled_f1"] == pytest.approx(f1)
+    assert "valid residues" in metrics["threshold_source"]
+    if t != 0.5:
+        assert set(metrics["at_0.5"]) >= {"mcc", "f1", "iou", "pooled_mcc", "pooled_f1", "pooled_iou"}
 
     # predict: a CSV and a B-factor PDB per chain; a bad file is skipped and counted
     bad = tmp_path / "bad.cif"
@@ -76,7 +88,9 @@ def test_finetune_and_evaluate_commands(store, tmp_path, capsys):
     copy = load_structure(tmp_path / "pred" / "1AFS_A.pdb")
     assert copy.num_residues == 319
     probs = np.array([float(x.split(",")[4]) for x in lines[1:]])
-    assert ((0 <= probs) & (probs <= 1)).all()
+    predicted = np.array([int(x.split(",")[5]) for x in lines[1:]])
+    clear = np.abs(probs - t) > 1e-4  # the CSV rounds to 4 places
+    assert (predicted == (probs >= t))[clear].all() and 0 < clear.sum()  # the calibrated threshold
 
 
 def test_init_from_a_mismatched_encoder_is_refused(store, tmp_path, capsys):

@@ -55,6 +55,14 @@ class Task:
         """Targets of one (cropped) record: ``[A]`` per atom for atom-level tasks, ``[1, T]`` per protein."""
         raise NotImplementedError
 
+    def calibrate(self, scores: list[np.ndarray], targets: list[np.ndarray]) -> dict | None:
+        """Decision settings chosen on the valid split once training ends (a threshold, say), saved with the
+        model as ``calibration.json``; None: the task has none."""
+        return None
+
+    def use_calibration(self, calibration: dict) -> None:
+        """Apply what :meth:`calibrate` chose (to metrics and predictions)."""
+
     def augment(self, protein: Protein, rng: np.random.Generator) -> Augmented | None:
         """Training-time augmentation of a (cropped) record after its labels are taken; None: none."""
         return None

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
@@ -23,7 +24,7 @@ from vabsnet.config import TaskConfig, task_section
 from vabsnet.constants import RESTYPE_1TO3, RESTYPES
 from vabsnet.data.batch import Batch
 from vabsnet.data.store import Store
-from vabsnet.metrics import binary_report
+from vabsnet.metrics import best_threshold, binary_report
 from vabsnet.model.heads import ClsHead
 from vabsnet.model.outputs import EncoderOutput
 from vabsnet.structure.labels import binding_ligands, binding_site_labels
@@ -45,7 +46,10 @@ class BindingSiteConfig(TaskConfig):
     glycans: bool = False  # covalently attached glycans (N-linked NAG ...) count as ligands
     augment: float = 0.2  # training: fraction of residues with type, atom names and LM features masked
     augment_noise: float = 0.5  # Angstrom, per axis, on the atoms of those residues
-    threshold: float = 0.5  # probability above which a residue is predicted binding
+    threshold: float = 0.5  # the fixed threshold: used when threshold_rule is "fixed", reported beside otherwise
+    # decision threshold chosen on the valid residues after fine-tuning (max pooled F1 or MCC), saved with the
+    # model (calibration.json) and used by evaluate and predict; "fixed" keeps `threshold`
+    threshold_rule: Literal["f1", "mcc", "fixed"] = "f1"
 
 
 class BindingSiteTask(Task):
@@ -53,12 +57,28 @@ class BindingSiteTask(Task):
     name = "binding-site"
     level = "residue"
     selection_metric = "auprc"
+    THRESHOLDED = ("mcc", "f1", "precision", "recall", "iou")
     lr_ratio = 0.1  # official 1e-5 fine-tuning over 1e-4 pre-training
     paper_schedule = {"train.lr": 1e-5, "train.warmup_steps": 10_000, "train.max_steps": 100_000,
                       "encoder.k_atom": 30, "encoder.k_res": 30}  # reproduce_finetune.sh
 
     def __init__(self, config: TaskConfig, store: Store | None = None) -> None:
         self.config: BindingSiteConfig = task_section(config)  # type: ignore[assignment]
+        self.threshold, self.threshold_source = self.config.threshold, "fixed (task.threshold)"
+
+    def calibrate(self, scores: list[np.ndarray], targets: list[np.ndarray]) -> dict | None:
+        rule = self.config.threshold_rule
+        if rule == "fixed" or not scores:
+            return None
+        threshold, value = best_threshold(np.concatenate(scores), np.concatenate(targets), rule)
+        if math.isnan(value):
+            return None
+        return {"threshold": threshold, "rule": f"max pooled {rule.upper()} over the valid residues",
+                f"valid_{rule}": value, "valid_proteins": len(scores),
+                "valid_residues": int(sum(len(s) for s in scores))}
+
+    def use_calibration(self, calibration: dict) -> None:
+        self.threshold, self.threshold_source = float(calibration["threshold"]), str(calibration["rule"])
 
     def usable(self, protein: Protein) -> bool:
         return bool(binding_ligands(protein, self.config.min_ligand_atoms, self.config.glycans))
@@ -105,14 +125,21 @@ class BindingSiteTask(Task):
         return list(zip(probs, labels, strict=True))
 
     def atom_metrics(self, pairs: list[tuple]) -> dict:
-        report = binary_report(pairs, self.config.threshold)
+        report = binary_report(pairs, self.threshold)
         return {**{f"atom_{k}": v for k, v in report["per_protein_mean"].items()},
                 **{f"atom_pooled_{k}": v for k, v in report["pooled"].items()}}
 
     def metrics(self, scores: list[np.ndarray], targets: list[np.ndarray]) -> dict:
-        report = binary_report(list(zip(scores, targets, strict=True)), self.config.threshold)
+        pairs = list(zip(scores, targets, strict=True))
+        report = binary_report(pairs, self.threshold)
         flat = dict(report["per_protein_mean"])
         flat.update({f"pooled_{k}": v for k, v in report["pooled"].items()})
+        if self.threshold != self.config.threshold:  # the same at the fixed threshold, labelled as such
+            fixed = binary_report(pairs, self.config.threshold)
+            flat[f"at_{self.config.threshold:g}"] = {
+                **{k: fixed["per_protein_mean"][k] for k in self.THRESHOLDED},
+                **{f"pooled_{k}": fixed["pooled"][k] for k in self.THRESHOLDED}}
+        flat["threshold_source"] = self.threshold_source
         return {**flat, "averaging": {"<metric>": "computed per protein, then the mean over proteins where it "
                                       "is defined (the reference code's convention)",
                                       "pooled_<metric>": "pooled over all residues of the split",
@@ -121,7 +148,7 @@ class BindingSiteTask(Task):
                 "threshold": report["threshold"], "proteins": report["proteins"]}
 
     def prediction_writer(self, out: Path) -> BindingSiteWriter:
-        return BindingSiteWriter(out, self.config.threshold)
+        return BindingSiteWriter(out, self.threshold)
 
 
 class BindingSiteWriter:

@@ -6,6 +6,7 @@ a chain's scores never depend on the other chains in its batch.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from vabsnet.train.engine import autocast
 from vabsnet.train.plots import plot_roc_pr
 
 MODEL_FILE = "model.safetensors"
+CALIBRATION_FILE = "calibration.json"  # decision settings chosen on valid after fine-tuning (Task.calibrate)
 
 
 class FinetuneModel(nn.Module):
@@ -93,6 +95,8 @@ def load_model(run: str | Path, store: Store | None = None,
     task = build_task(config.task, store)
     model = FinetuneModel(config, task)
     model.load_state_dict(load_file(str(run / MODEL_FILE)))
+    if (run / CALIBRATION_FILE).exists():
+        task.use_calibration(json.loads((run / CALIBRATION_FILE).read_text()))
     return model.to(device).eval(), config, task
 
 

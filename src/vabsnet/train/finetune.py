@@ -16,6 +16,7 @@ from pathlib import Path
 import lightning as L
 import torch
 
+from vabsnet.atomic import atomic_write_json
 from vabsnet.config import Config
 from vabsnet.data.store import Store
 from vabsnet.errors import VabsnetError
@@ -23,7 +24,7 @@ from vabsnet.tasks.base import Task, build_task
 from vabsnet.tasks.data import LabelledBatch, TaskDataset
 from vabsnet.train.checkpoint import CHECKPOINT_FILE, load_encoder, read_checkpoint, save_weights
 from vabsnet.train.engine import EngineModule, fit, prepare_run, uses_cuda
-from vabsnet.train.evaluate import MODEL_FILE, FinetuneModel, evaluate, predict_split
+from vabsnet.train.evaluate import CALIBRATION_FILE, MODEL_FILE, FinetuneModel, evaluate, predict_split
 
 __all__ = ["MODEL_FILE", "FinetuneModel", "FinetuneModule", "finetune"]
 
@@ -73,6 +74,17 @@ class Selection(L.Callback):
         if not math.isnan(metric) and metric > module.best:
             module.best = metric
             module.best_state = {k: v.detach().cpu().clone() for k, v in module.model.state_dict().items()}
+
+
+def calibrate(model: FinetuneModel, task: Task, valid: TaskDataset, run: Path, precision: str) -> None:
+    """The task's decision settings chosen on ``valid`` with the selected weights (``Task.calibrate``),
+    written to ``RUN/calibration.json`` beside the model (none: the file is removed)."""
+    pred = predict_split(model, task, valid, precision)
+    chosen = task.calibrate(pred.scores, pred.targets)
+    if chosen is None:
+        (run / CALIBRATION_FILE).unlink(missing_ok=True)
+    else:
+        atomic_write_json(run / CALIBRATION_FILE, chosen, indent=1)
 
 
 def recipe(config: Config) -> dict[str, object]:
@@ -125,6 +137,7 @@ def finetune(store_path: str | Path, run: str | Path, config: Config, *, init: s
             return {}
         if module.best_state is not None:
             module.model.load_state_dict(module.best_state)
+        calibrate(module.model, task, valid, run, config.train.precision)
         save_weights(module.model, run / MODEL_FILE, config, "vabsnet-finetuned")
         best = module.best
     else:
