@@ -138,6 +138,19 @@ def _predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pockets(args: argparse.Namespace) -> int:
+    from vabsnet.pockets import pocket_files
+
+    summary, threshold = pocket_files(args.checkpoint, args.inputs, args.out, min_probability=args.min_probability,
+                                      link=args.link, min_atoms=args.min_atoms, progress=not args.quiet,
+                                      device=args.device, precision=args.precision, atom_budget=args.atom_budget,
+                                      max_chain_residues=args.max_chain_residues, lm_features=args.lm_features)
+    print(f"{args.out}: pockets of {summary.chains} chains from {summary.files} files (atoms with probability >= "
+          f"{threshold:.3f}, linked within {args.link:g} A); {summary.failures} failures "
+          f"(see {args.out}/failures.jsonl)")
+    return 0
+
+
 def _embed(args: argparse.Namespace) -> int:
     from vabsnet.embed import embed_files
 
@@ -327,6 +340,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true")
     _add_lm_input(p)
     p.set_defaults(func=_predict)
+
+    p = sub.add_parser("pockets", help="ranked binding pockets (CSV + PDB with pocket pseudo-atoms) from a "
+                       "fine-tuned binding-site model")
+    p.add_argument("--checkpoint", required=True, help="the fine-tuned binding-site run directory")
+    p.add_argument("inputs", nargs="+")
+    p.add_argument("--out", required=True)
+    p.add_argument("--min-probability", type=float,
+                   help="atoms at or above it form pockets (default: the run's calibrated threshold)")
+    p.add_argument("--link", type=float, default=3.0, help="single-linkage distance between pocket atoms (A)")
+    p.add_argument("--min-atoms", type=int, default=5, help="smallest pocket, in atoms")
+    _add_max_chain_residues(p)
+    _add_inference(p)
+    p.add_argument("--quiet", action="store_true")
+    _add_lm_input(p)
+    p.set_defaults(func=_pockets)
 
     p = sub.add_parser("embed", help="per-residue, per-atom and per-protein embeddings of structure files")
     p.add_argument("--checkpoint", required=True, help="RUN/encoder.safetensors (config.json beside it)")

@@ -92,6 +92,21 @@ def test_finetune_and_evaluate_commands(store, tmp_path, capsys):
     clear = np.abs(probs - t) > 1e-4  # the CSV rounds to 4 places
     assert (predicted == (probs >= t))[clear].all() and 0 < clear.sum()  # the calibrated threshold
 
+    # pockets: ranked CSV + PDB with pseudo-atoms; a bad file is skipped and counted, as predict does
+    cut = float(np.quantile(probs, 0.8))  # CA probabilities: a cut that leaves some atoms above it
+    assert main(["pockets", "--checkpoint", str(run), one, str(bad), "--out", str(tmp_path / "pk"), "--quiet",
+                 "--min-probability", f"{cut}"]) == 0
+    assert "1 failures" in capsys.readouterr().out
+    rows = (tmp_path / "pk" / "1AFS_A_pockets.csv").read_text().splitlines()
+    assert rows[0].startswith("rank,score,probability,center_x")
+    table = [r.split(",") for r in rows[1:]]
+    assert table and [int(r[0]) for r in table] == list(range(1, len(table) + 1))
+    scores = [float(r[1]) for r in table]
+    assert scores == sorted(scores, reverse=True)
+    pdb = (tmp_path / "pk" / "1AFS_A_pockets.pdb").read_text().splitlines()
+    assert sum(line.startswith("HETATM") and line[17:20] == "PKT" for line in pdb) == sum(int(r[9]) for r in table)
+    assert sum(line.startswith("ATOM") for line in pdb) == copy.num_atoms
+
 
 def test_init_from_a_mismatched_encoder_is_refused(store, tmp_path, capsys):
     from vabsnet.config import preset

@@ -1,0 +1,140 @@
+"""``vabsnet pockets``: ranked binding pockets from a fine-tuned binding-site model (issue 13, item 2).
+
+Method: every heavy atom gets its own binding probability from the model (the atom-level logit). Atoms at
+or above the run's decision threshold (``calibration.json``: max pooled F1 on the valid residues; or
+``--min-probability``) are linked when closer than ``link`` Angstrom (single linkage: a KD-tree finds the
+pairs, connected components are the clusters; never a dense distance matrix). A cluster of at least
+``min_atoms`` atoms is a pocket; pockets are ranked by summed atom probability (``score``). Per pocket:
+``probability`` (mean atom probability), centre (probability-weighted mean of its atoms), and a docking box
+(the atoms' extent plus ``margin`` on each side, at least ``min_box`` per axis).
+
+Outputs per chain (P2Rank's ``predictions.csv`` convention, one file per chain):
+``DIR/<entry>_<chain>_pockets.csv`` with ``rank, score, probability, center_x/y/z, size_x/y/z, atoms,
+residues`` (``A_45`` = chain A residue 45, insertion code appended) and ``DIR/<entry>_<chain>_pockets.pdb``:
+the chain with residue probabilities as B-factors plus one ``PKT`` pseudo-residue per pocket (residue number
+= rank, chain ``Z``) whose pseudo-atoms sit on the pocket atoms; PyMOL and ChimeraX open it directly.
+Bad files are skipped and listed in ``DIR/failures.jsonl``, as ``predict`` does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
+
+from vabsnet.atomic import atomic_write_text
+from vabsnet.constants import MAX_CHAIN_RESIDUES
+from vabsnet.data.batch import Batch
+from vabsnet.errors import VabsnetError
+from vabsnet.inference import ATOM_BUDGET, ChainJob, FilesSummary, run_files
+from vabsnet.structure.protein import Protein
+from vabsnet.structure.write import to_pdb
+from vabsnet.train.engine import autocast
+from vabsnet.train.evaluate import load_model, resolve_device
+
+CSV_HEADER = "rank,score,probability,center_x,center_y,center_z,size_x,size_y,size_z,atoms,residues"
+
+
+@dataclass(frozen=True)
+class Pocket:
+    rank: int  # 1 = highest score
+    score: float  # summed atom probability
+    probability: float  # mean atom probability
+    center: np.ndarray  # [3] probability-weighted centroid
+    size: np.ndarray  # [3] docking box edge lengths
+    atoms: np.ndarray  # [n] indices into the chain's atoms
+    residues: np.ndarray  # [m] indices into the chain's residues, sorted
+
+
+def find_pockets(coords: np.ndarray, probs: np.ndarray, atom_residue: np.ndarray, threshold: float, *,
+                 link: float = 3.0, min_atoms: int = 5, margin: float = 4.0, min_box: float = 12.0) -> list[Pocket]:
+    """Pockets of one chain: ``coords [A, 3]``, ``probs [A]``, ``atom_residue [A]``; see the module text."""
+    coords, probs = np.asarray(coords, np.float64), np.asarray(probs, np.float64)
+    chosen = np.flatnonzero(probs >= threshold)
+    if len(chosen) < max(min_atoms, 1):
+        return []
+    pairs = cKDTree(coords[chosen]).query_pairs(link, output_type="ndarray")  # [E, 2]
+    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(len(chosen), len(chosen)))
+    _, label = connected_components(graph, directed=False)
+    found = []
+    for c in np.unique(label):
+        atoms = chosen[label == c]
+        if len(atoms) < min_atoms:
+            continue
+        p, xyz = probs[atoms], coords[atoms]
+        extent = xyz.max(0) - xyz.min(0)
+        found.append((float(p.sum()), float(p.mean()), (p[:, None] * xyz).sum(0) / p.sum(),
+                      np.maximum(extent + 2 * margin, min_box), atoms, np.unique(atom_residue[atoms])))
+    found.sort(key=lambda f: (-f[0], int(f[4][0])))
+    return [Pocket(i + 1, *f) for i, f in enumerate(found)]
+
+
+def residue_label(protein: Protein, r: int) -> str:
+    """``A_45`` (chain, residue number, insertion code appended), P2Rank's residue naming."""
+    return f"{protein.chain_id[r]}_{int(protein.res_id[r])}{str(protein.ins_code[r]).strip()}"
+
+
+def pockets_csv(protein: Protein, pockets: list[Pocket]) -> str:
+    rows = [CSV_HEADER]
+    for p in pockets:
+        residues = " ".join(residue_label(protein, int(r)) for r in p.residues)
+        rows.append(f"{p.rank},{p.score:.4f},{p.probability:.4f},{p.center[0]:.3f},{p.center[1]:.3f},"
+                    f"{p.center[2]:.3f},{p.size[0]:.1f},{p.size[1]:.1f},{p.size[2]:.1f},{len(p.atoms)},{residues}")
+    return "\n".join(rows) + "\n"
+
+
+def pockets_pdb(protein: Protein, residue_probs: np.ndarray, pockets: list[Pocket]) -> str:
+    """The chain (residue probability as B-factor) and one ``PKT`` pseudo-residue per pocket, chain Z."""
+    body = to_pdb(protein, np.asarray(residue_probs)[protein.atom_residue]).splitlines()[:-1]  # drop END
+    serial = protein.num_atoms
+    for p in pockets:
+        for a in p.atoms:
+            serial += 1
+            x, y, z = protein.coords[a]
+            body.append(f"HETATM{serial % 100000:5d}  PK  PKT Z{p.rank % 10000:4d}    {x:8.3f}{y:8.3f}{z:8.3f}"
+                        f"{1.0:6.2f}{min(p.score, 999.99):6.2f}           C")
+    return "\n".join([*body, "END"]) + "\n"
+
+
+def pocket_files(run: str | Path, inputs: Sequence[str | Path], out: str | Path, *,
+                 min_probability: float | None = None, link: float = 3.0, min_atoms: int = 5,
+                 progress: bool = True, device: str = "auto", precision: str = "32", atom_budget: int = ATOM_BUDGET,
+                 max_chain_residues: int = MAX_CHAIN_RESIDUES,
+                 lm_features: str | Path | None = None) -> tuple[FilesSummary, float]:
+    """Write the pocket files of every chain; returns the summary and the threshold used."""
+    dev = resolve_device(device)
+    model, config, task = load_model(run, device=dev)
+    if task.name != "binding-site":
+        raise VabsnetError(f"{run}: a {task.name} model; pockets need a binding-site model")
+    threshold = float(task.threshold if min_probability is None else min_probability)  # type: ignore[attr-defined]
+    out = Path(out)
+
+    def compute(batch: Batch) -> list:
+        with autocast(dev, precision):
+            logits = task.logits(model.head, model.encoder(batch), batch)
+        atom = torch.sigmoid(logits.float())
+        bounds = np.cumsum(batch.num_atoms.cpu().numpy())[:-1]
+        return list(zip(np.split(atom.cpu().numpy(), bounds), task.scores(logits.float(), batch), strict=True))
+
+    def write(job: ChainJob, result: object) -> None:
+        atom_probs, residue_probs = result  # type: ignore[misc]
+        protein = job.protein
+        found = find_pockets(protein.coords, atom_probs, protein.atom_residue, threshold, link=link,
+                             min_atoms=min_atoms)
+        atomic_write_text(out / f"{job.stem}_pockets.csv", pockets_csv(protein, found))
+        atomic_write_text(out / f"{job.stem}_pockets.pdb", pockets_pdb(protein, residue_probs, found))
+
+    with torch.no_grad():
+        summary = run_files(inputs, out, config.encoder, compute, write, device=dev, atom_budget=atom_budget,
+                            max_chain_residues=max_chain_residues, progress=progress, desc="pockets",
+                            lm_features=lm_features)
+    return summary, threshold
+
+
+__all__ = ["CSV_HEADER", "Pocket", "find_pockets", "pocket_files", "pockets_csv", "pockets_pdb"]
