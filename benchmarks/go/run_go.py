@@ -136,7 +136,7 @@ def main() -> None:
     timings = Timings(out / "timings.json")
     seeds = [int(s) for s in args.seeds.split(",")]
     variants = args.variants.split(",")
-    saved = out / "results.json"  # ontologies of earlier invocations are kept (run them one by one)
+    saved = out / "results.json"  # ontologies, methods and seeds of earlier invocations are kept
     results: dict = json.loads(saved.read_text()) if saved.exists() else {"ontologies": {}}
     masks = [v for v in variants if v in MASKS]
     if masks:
@@ -154,9 +154,11 @@ def main() -> None:
         t0 = time.monotonic()
         base = run_baselines(args.store, config)
         timings.add(f"baselines go-{onto}", t0)
-        methods: dict[str, dict] = {b: {"-": base[b]} for b in BASELINES if b in variants}
+        methods: dict[str, dict] = results["ontologies"].get(onto, {}).get("methods", {})  # earlier invocations
+        methods.update({b: {"-": base[b]} for b in BASELINES if b in variants})
         for variant in (v for v in variants if v not in BASELINES):
-            methods[variant] = {str(s): vabsnet_row(args, onto, variant, s, timings) for s in seeds}
+            methods.setdefault(variant, {}).update({str(s): vabsnet_row(args, onto, variant, s, timings)
+                                                    for s in seeds})
         any_row = base["naive"]
         results["ontologies"][onto] = {"terms": any_row["0.95"]["terms"], "chains": base["chains"],
                                        "test_at": {c: any_row[c]["proteins"] for c in any_row},

@@ -151,6 +151,26 @@ def _pockets(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dock(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from vabsnet.dock import Box, dock
+
+    boxes = []
+    if args.box:
+        values = [float(x) for x in args.box.split(",")]
+        if len(values) != 6:
+            raise VabsnetError(f"--box {args.box!r}: six numbers expected, centre x,y,z then size x,y,z")
+        boxes.append(Box("box", np.array(values[:3]), np.array(values[3:])))
+    result = dock(args.receptor, args.out, sdf=args.ligand, smiles=args.smiles, run=args.checkpoint, top_k=args.top_k,
+                  boxes=boxes, blind=args.blind, exhaustiveness=args.exhaustiveness, poses=args.poses, seed=args.seed,
+                  cpu=args.cpu, device=args.device, min_probability=args.min_probability)
+    best = min(float(r.split(",")[10]) for r in result["rows"]) if result["rows"] else float("nan")
+    print(f"{args.out}: {result['poses']} poses in {result['boxes']} boxes, best Vina score {best:.2f} kcal/mol "
+          f"(poses.sdf, summary.csv); receptor residues without a template: {result['receptor_residues_ignored']}")
+    return 0
+
+
 def _embed(args: argparse.Namespace) -> int:
     from vabsnet.embed import embed_files
 
@@ -355,6 +375,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true")
     _add_lm_input(p)
     p.set_defaults(func=_pockets)
+
+    p = sub.add_parser("dock", help="AutoDock Vina in the boxes of the top predicted pockets (needs the dock extra)")
+    p.add_argument("receptor", help="a structure file (its protein chains are the receptor)")
+    ligand = p.add_mutually_exclusive_group(required=True)
+    ligand.add_argument("--ligand", help="an SDF file (first molecule)")
+    ligand.add_argument("--smiles", help="a SMILES string (one conformer generated with RDKit, seeded)")
+    p.add_argument("--out", required=True)
+    p.add_argument("--checkpoint", help="a fine-tuned binding-site run: dock in its top-k pockets")
+    p.add_argument("--top-k", type=int, default=3)
+    p.add_argument("--min-probability", type=float, help="pocket atoms threshold (default: the run's calibrated one)")
+    p.add_argument("--box", help="also dock in this box: centre x,y,z then size x,y,z (A)")
+    p.add_argument("--blind", action="store_true", help="also dock in a box around the whole protein")
+    p.add_argument("--exhaustiveness", type=int, default=8)
+    p.add_argument("--poses", type=int, default=9)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--cpu", type=int, default=0, help="Vina threads (0: all)")
+    p.add_argument("--device", default="auto", help="for the pocket model")
+    p.set_defaults(func=_dock)
 
     p = sub.add_parser("embed", help="per-residue, per-atom and per-protein embeddings of structure files")
     p.add_argument("--checkpoint", required=True, help="RUN/encoder.safetensors (config.json beside it)")

@@ -18,7 +18,7 @@ Bad files are skipped and listed in ``DIR/failures.jsonl``, as ``predict`` does.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,39 +102,61 @@ def pockets_pdb(protein: Protein, residue_probs: np.ndarray, pockets: list[Pocke
     return "\n".join([*body, "END"]) + "\n"
 
 
+class PocketFinder:
+    """A fine-tuned binding-site run, its threshold (``min_probability`` or the calibrated one) and the
+    clustering settings; :meth:`run` finds the pockets of every chain of structure files."""
+
+    def __init__(self, run: str | Path, *, min_probability: float | None = None, link: float = 3.0,
+                 min_atoms: int = 5, device: str = "auto", precision: str = "32") -> None:
+        self.device, self.precision, self.link, self.min_atoms = resolve_device(device), precision, link, min_atoms
+        self.model, self.config, self.task = load_model(run, device=self.device)
+        if self.task.name != "binding-site":
+            raise VabsnetError(f"{run}: a {self.task.name} model; pockets need a binding-site model")
+        calibrated = self.task.threshold  # type: ignore[attr-defined]
+        self.threshold = float(calibrated if min_probability is None else min_probability)
+
+    def _compute(self, batch: Batch) -> list:
+        with autocast(self.device, self.precision):
+            logits = self.task.logits(self.model.head, self.model.encoder(batch), batch).float()
+        bounds = np.cumsum(batch.num_atoms.cpu().numpy())[:-1]
+        atom = np.split(torch.sigmoid(logits).cpu().numpy(), bounds)
+        return list(zip(atom, self.task.scores(logits, batch), strict=True))
+
+    def run(self, inputs: Sequence[str | Path], out: Path,
+            write: Callable[[ChainJob, list[Pocket], np.ndarray], None], *, progress: bool = True,
+            atom_budget: int = ATOM_BUDGET, max_chain_residues: int = MAX_CHAIN_RESIDUES,
+            lm_features: str | Path | None = None) -> FilesSummary:
+        """``write(job, pockets, residue_probs)`` per chain; bad files go to ``out/failures.jsonl``."""
+
+        def found(job: ChainJob, result: object) -> None:
+            atom_probs, residue_probs = result  # type: ignore[misc]
+            p = job.protein
+            write(job, find_pockets(p.coords, atom_probs, p.atom_residue, self.threshold, link=self.link,
+                                    min_atoms=self.min_atoms), residue_probs)
+
+        with torch.no_grad():
+            return run_files(inputs, out, self.config.encoder, self._compute, found, device=self.device,
+                             atom_budget=atom_budget, max_chain_residues=max_chain_residues, progress=progress,
+                             desc="pockets", lm_features=lm_features)
+
+
 def pocket_files(run: str | Path, inputs: Sequence[str | Path], out: str | Path, *,
                  min_probability: float | None = None, link: float = 3.0, min_atoms: int = 5,
                  progress: bool = True, device: str = "auto", precision: str = "32", atom_budget: int = ATOM_BUDGET,
                  max_chain_residues: int = MAX_CHAIN_RESIDUES,
                  lm_features: str | Path | None = None) -> tuple[FilesSummary, float]:
     """Write the pocket files of every chain; returns the summary and the threshold used."""
-    dev = resolve_device(device)
-    model, config, task = load_model(run, device=dev)
-    if task.name != "binding-site":
-        raise VabsnetError(f"{run}: a {task.name} model; pockets need a binding-site model")
-    threshold = float(task.threshold if min_probability is None else min_probability)  # type: ignore[attr-defined]
+    finder = PocketFinder(run, min_probability=min_probability, link=link, min_atoms=min_atoms, device=device,
+                          precision=precision)
     out = Path(out)
 
-    def compute(batch: Batch) -> list:
-        with autocast(dev, precision):
-            logits = task.logits(model.head, model.encoder(batch), batch)
-        atom = torch.sigmoid(logits.float())
-        bounds = np.cumsum(batch.num_atoms.cpu().numpy())[:-1]
-        return list(zip(np.split(atom.cpu().numpy(), bounds), task.scores(logits.float(), batch), strict=True))
+    def write(job: ChainJob, pockets: list[Pocket], residue_probs: np.ndarray) -> None:
+        atomic_write_text(out / f"{job.stem}_pockets.csv", pockets_csv(job.protein, pockets))
+        atomic_write_text(out / f"{job.stem}_pockets.pdb", pockets_pdb(job.protein, residue_probs, pockets))
 
-    def write(job: ChainJob, result: object) -> None:
-        atom_probs, residue_probs = result  # type: ignore[misc]
-        protein = job.protein
-        found = find_pockets(protein.coords, atom_probs, protein.atom_residue, threshold, link=link,
-                             min_atoms=min_atoms)
-        atomic_write_text(out / f"{job.stem}_pockets.csv", pockets_csv(protein, found))
-        atomic_write_text(out / f"{job.stem}_pockets.pdb", pockets_pdb(protein, residue_probs, found))
-
-    with torch.no_grad():
-        summary = run_files(inputs, out, config.encoder, compute, write, device=dev, atom_budget=atom_budget,
-                            max_chain_residues=max_chain_residues, progress=progress, desc="pockets",
-                            lm_features=lm_features)
-    return summary, threshold
+    summary = finder.run(inputs, out, write, progress=progress, atom_budget=atom_budget,
+                         max_chain_residues=max_chain_residues, lm_features=lm_features)
+    return summary, finder.threshold
 
 
-__all__ = ["CSV_HEADER", "Pocket", "find_pockets", "pocket_files", "pockets_csv", "pockets_pdb"]
+__all__ = ["CSV_HEADER", "Pocket", "PocketFinder", "find_pockets", "pocket_files", "pockets_csv", "pockets_pdb"]

@@ -107,6 +107,19 @@ def test_finetune_and_evaluate_commands(store, tmp_path, capsys):
     assert sum(line.startswith("HETATM") and line[17:20] == "PKT" for line in pdb) == sum(int(r[9]) for r in table)
     assert sum(line.startswith("ATOM") for line in pdb) == copy.num_atoms
 
+    # dock: Vina in the box of the top pocket, the one `pockets` ranks first
+    assert main(["dock", one, "--smiles", "NC(=N)c1ccccc1", "--checkpoint", str(run), "--min-probability", f"{cut}",
+                 "--top-k", "1", "--out", str(tmp_path / "dock"), "--exhaustiveness", "1", "--poses", "1",
+                 "--cpu", "1"]) == 0
+    row = (tmp_path / "dock" / "summary.csv").read_text().splitlines()[1].split(",")
+    every = [r.split(",") for f in sorted((tmp_path / "pk").glob("1AFS_*_pockets.csv"))
+             for r in f.read_text().splitlines()[1:]]  # both chains of the homodimer
+    best = max(float(r[1]) for r in every)
+    assert row[:2] == ["pocket1", "1"] and float(row[2]) == pytest.approx(best, abs=1e-3)
+    centre = np.array([float(x) for x in row[3:6]])  # a top-scoring pocket's (the chains' scores may tie)
+    assert any(np.allclose(centre, [float(x) for x in r[3:6]], atol=1e-3) for r in every
+               if float(r[1]) > best - 1e-3)
+
 
 def test_init_from_a_mismatched_encoder_is_refused(store, tmp_path, capsys):
     from vabsnet.config import preset
