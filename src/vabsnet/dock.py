@@ -77,7 +77,7 @@ def ligand_molecule(sdf: str | Path | None = None, smiles: str | None = None, se
     from rdkit.Chem import AllChem
 
     if sdf is not None:
-        mols = [m for m in Chem.SDMolSupplier(str(sdf), removeHs=False)] if Path(sdf).is_file() else []
+        mols = list(Chem.SDMolSupplier(str(sdf), removeHs=False)) if Path(sdf).is_file() else []
         if not mols or mols[0] is None:
             raise DockError(f"{sdf}: no readable molecule (an SDF file is expected)")
         return Chem.AddHs(mols[0], addCoords=True)

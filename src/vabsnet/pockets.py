@@ -32,7 +32,7 @@ from vabsnet.atomic import atomic_write_text
 from vabsnet.constants import MAX_CHAIN_RESIDUES
 from vabsnet.data.batch import Batch
 from vabsnet.errors import VabsnetError
-from vabsnet.inference import ATOM_BUDGET, ChainJob, FilesSummary, run_files
+from vabsnet.inference import ATOM_BUDGET, ChainJob, FilesSummary, run_files, split_rows
 from vabsnet.structure.protein import Protein
 from vabsnet.structure.write import to_pdb
 from vabsnet.train.engine import autocast
@@ -118,8 +118,7 @@ class PocketFinder:
     def _compute(self, batch: Batch) -> list:
         with autocast(self.device, self.precision):
             logits = self.task.logits(self.model.head, self.model.encoder(batch), batch).float()
-        bounds = np.cumsum(batch.num_atoms.cpu().numpy())[:-1]
-        atom = np.split(torch.sigmoid(logits).cpu().numpy(), bounds)
+        atom = split_rows(torch.sigmoid(logits), batch.num_atoms)  # per chain [A_p]
         return list(zip(atom, self.task.scores(logits, batch), strict=True))
 
     def run(self, inputs: Sequence[str | Path], out: Path,
