@@ -54,3 +54,65 @@ def test_bad_ligands_and_no_box_are_clear_errors(trypsin, tmp_path, capsys):
         ligand_molecule(sdf=bad)
     assert main(["dock", str(path), "--smiles", BENZAMIDINE, "--out", str(tmp_path / "x")]) != 0
     assert "no box" in capsys.readouterr().err
+
+
+def _ligand(entry_id: str, name: str):
+    return next(lig for lig in load_structure(entry(entry_id).path).ligands if lig.name == name)
+
+
+def test_crystal_ligand_by_name_keeps_the_crystal_pose_and_ccd_bond_orders():
+    from rdkit import Chem
+
+    from vabsnet.dock import crystal_ligand, pose_rmsd
+
+    ligand = _ligand("6WQA", "ZMA")  # ZM241385 in the adenosine A2A receptor; atom names match the CCD
+    mol = crystal_ligand(ligand)
+    assert Chem.MolToSmiles(mol) == "Nc1nc(NCCc2ccc(O)cc2)nc2nc(-c3ccco3)nn12"  # ZMA's CCD chemistry
+    names = list(ligand.atom_names)
+    import biotite.structure.info as info
+
+    template = info.residue("ZMA")
+    order = [names.index(n) for n in template.atom_name[template.element != "H"]]
+    np.testing.assert_allclose(mol.GetConformer().GetPositions(), ligand.coords[order], atol=1e-3)
+    assert pose_rmsd(mol, mol) == 0.0
+    moved = Chem.Mol(mol)
+    conf = moved.GetConformer()
+    for i in range(moved.GetNumAtoms()):
+        p = conf.GetAtomPosition(i)
+        conf.SetAtomPosition(i, (p.x + 1.5, p.y, p.z))
+    assert pose_rmsd(moved, mol) == pytest.approx(1.5, abs=1e-6)  # in place: no superposition
+
+
+def test_crystal_ligand_by_graph_when_names_differ_and_rmsd_is_symmetry_aware():
+    from rdkit import Chem
+    from rdkit.Chem import rdMolAlign
+
+    from vabsnet.dock import crystal_ligand, pose_rmsd
+
+    ligand = _ligand("1hvr", "XK2")  # old file: one oxygen is "O" where the CCD says "O1"
+    assert "O1" not in set(ligand.atom_names)
+    mol = crystal_ligand(ligand)
+    assert mol.GetNumAtoms() == ligand.num_atoms == 46
+    assert all(a.GetNumRadicalElectrons() == 0 for a in mol.GetAtoms())
+    smiles = Chem.MolToSmiles(mol, isomericSmiles=False)
+    assert smiles == "O=C1N(Cc2ccc3ccccc3c2)C(Cc2ccccc2)C(O)C(O)C(Cc2ccccc2)N1Cc1ccc2ccccc2c1"
+    np.testing.assert_allclose(mol.GetConformer().GetPositions(), ligand.coords, atol=1e-3)  # file order kept
+    # XK2 is C2-symmetric: moving every atom onto its symmetry mate is the same pose
+    xyz = mol.GetConformer().GetPositions()
+    naive = {m: float(np.sqrt(((xyz[list(m)] - xyz) ** 2).sum(1).mean()))
+             for m in mol.GetSubstructMatches(mol, uniquify=False, useChirality=True, maxMatches=10000)}
+    mate = max(naive, key=naive.get)  # the automorphism that moves atoms furthest: the C2 swap
+    swapped = Chem.Mol(mol)
+    for i, j in enumerate(mate):
+        swapped.GetConformer().SetAtomPosition(i, xyz[j].tolist())
+    assert naive[mate] > 3.0
+    assert pose_rmsd(swapped, mol) == pytest.approx(0.0, abs=0.05)
+    assert rdMolAlign.CalcRMS(swapped, mol) == pytest.approx(pose_rmsd(swapped, mol))
+
+
+def test_crystal_ligand_errors_name_the_ligand():
+    from vabsnet.dock import crystal_ligand
+
+    gbs = _ligand("1gbt", "GBS")  # covalent acyl-enzyme: the crystal group is the CCD component minus atoms
+    with pytest.raises(DockError, match="GBS A"):
+        crystal_ligand(gbs)

@@ -48,3 +48,17 @@ def test_csv_names_residues_like_p2rank():
     fields = text[1].split(",")
     first = [f"{protein.chain_id[r]}_{int(protein.res_id[r])}" for r in range(3)]
     assert fields[0] == "1" and int(fields[9]) == len(atoms) and fields[10].split(" ") == first
+
+
+def test_atom_threshold_calibrated_or_top_fraction():
+    from vabsnet.errors import VabsnetError
+    from vabsnet.pockets import atom_threshold
+
+    probs = np.arange(1, 101) / 1000.0  # 0.001 .. 0.100
+    assert atom_threshold(probs, 0.3) == 0.3  # calibrated: nothing passes, whatever the chain
+    cut = atom_threshold(probs, 0.3, top_fraction=0.05)
+    assert (probs >= cut).sum() == 5  # the 0.95 quantile (0.09505) lies between the 95th and 96th values
+    assert cut == pytest.approx(np.quantile(probs, 0.95))
+    assert (probs >= atom_threshold(probs, 0.3, top_fraction=1.0)).all()
+    with pytest.raises(VabsnetError, match="top fraction"):
+        atom_threshold(probs, 0.3, top_fraction=0.0)

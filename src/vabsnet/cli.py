@@ -142,11 +142,14 @@ def _pockets(args: argparse.Namespace) -> int:
     from vabsnet.pockets import pocket_files
 
     summary, threshold = pocket_files(args.checkpoint, args.inputs, args.out, min_probability=args.min_probability,
-                                      link=args.link, min_atoms=args.min_atoms, progress=not args.quiet,
+                                      link=args.link, min_atoms=args.min_atoms, top_fraction=args.top_fraction,
+                                      progress=not args.quiet,
                                       device=args.device, precision=args.precision, atom_budget=args.atom_budget,
                                       max_chain_residues=args.max_chain_residues, lm_features=args.lm_features)
-    print(f"{args.out}: pockets of {summary.chains} chains from {summary.files} files (atoms with probability >= "
-          f"{threshold:.3f}, linked within {args.link:g} A); {summary.failures} failures "
+    cut = (f"the top {args.top_fraction:g} of each chain's atoms" if args.top_fraction is not None
+           else f"atoms with probability >= {threshold:.3f}")
+    print(f"{args.out}: pockets of {summary.chains} chains from {summary.files} files ({cut}, linked within "
+          f"{args.link:g} A); {summary.failures} failures "
           f"(see {args.out}/failures.jsonl)")
     return 0
 
@@ -368,6 +371,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.add_argument("--min-probability", type=float,
                    help="atoms at or above it form pockets (default: the run's calibrated threshold)")
+    p.add_argument("--top-fraction", type=float,
+                   help="instead: each chain's top fraction of atoms by probability (e.g. 0.05)")
     p.add_argument("--link", type=float, default=3.0, help="single-linkage distance between pocket atoms (A)")
     p.add_argument("--min-atoms", type=int, default=5, help="smallest pocket, in atoms")
     _add_max_chain_residues(p)

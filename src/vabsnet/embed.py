@@ -26,9 +26,9 @@ import torch
 
 from vabsnet.atomic import atomic_path
 from vabsnet.constants import ATOM37, MAX_CHAIN_RESIDUES
-from vabsnet.data.batch import Batch, collate
+from vabsnet.data.batch import Batch, collate, split_rows
 from vabsnet.features import featurize
-from vabsnet.inference import ATOM_BUDGET, ChainJob, FilesSummary, run_files, split_rows
+from vabsnet.inference import ATOM_BUDGET, ChainJob, FilesSummary, run_files
 from vabsnet.model import VabsEncoder
 from vabsnet.structure import Protein
 from vabsnet.train.checkpoint import load_encoder

@@ -12,7 +12,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 from tqdm import tqdm
 
@@ -122,8 +121,3 @@ def _compute(compute: Callable[[Batch], list], jobs: list[ChainJob], device: tor
     if len(results) != len(jobs):
         raise RuntimeError(f"compute gave {len(results)} results for {len(jobs)} chains")
     return results
-
-
-def split_rows(values: torch.Tensor, counts: torch.Tensor) -> list[np.ndarray]:
-    """``values [sum(counts), ...]`` -> per-protein float32 numpy arrays."""
-    return [t.numpy() for t in torch.split(values.detach().float().cpu(), counts.cpu().tolist())]

@@ -30,9 +30,9 @@ from scipy.spatial import cKDTree
 
 from vabsnet.atomic import atomic_write_text
 from vabsnet.constants import MAX_CHAIN_RESIDUES
-from vabsnet.data.batch import Batch
+from vabsnet.data.batch import Batch, split_rows
 from vabsnet.errors import VabsnetError
-from vabsnet.inference import ATOM_BUDGET, ChainJob, FilesSummary, run_files, split_rows
+from vabsnet.inference import ATOM_BUDGET, ChainJob, FilesSummary, run_files
 from vabsnet.structure.protein import Protein
 from vabsnet.structure.write import to_pdb
 from vabsnet.train.engine import autocast
@@ -75,6 +75,17 @@ def find_pockets(coords: np.ndarray, probs: np.ndarray, atom_residue: np.ndarray
     return [Pocket(i + 1, *f) for i, f in enumerate(found)]
 
 
+def atom_threshold(probs: np.ndarray, threshold: float, top_fraction: float | None = None) -> float:
+    """The probability pocket atoms must reach in one chain: ``threshold``, or with ``top_fraction`` the
+    chain's own ``1 - top_fraction`` quantile of atom probabilities (a rank cut, for a model whose
+    probabilities are not calibrated to the structure at hand)."""
+    if top_fraction is None:
+        return float(threshold)
+    if not 0.0 < top_fraction <= 1.0:
+        raise VabsnetError(f"top fraction must be in (0, 1], got {top_fraction}")
+    return float(np.quantile(np.asarray(probs, np.float64), 1.0 - top_fraction)) if len(probs) else float(threshold)
+
+
 def residue_label(protein: Protein, r: int) -> str:
     """``A_45`` (chain, residue number, insertion code appended), P2Rank's residue naming."""
     return f"{protein.chain_id[r]}_{int(protein.res_id[r])}{str(protein.ins_code[r]).strip()}"
@@ -103,12 +114,15 @@ def pockets_pdb(protein: Protein, residue_probs: np.ndarray, pockets: list[Pocke
 
 
 class PocketFinder:
-    """A fine-tuned binding-site run, its threshold (``min_probability`` or the calibrated one) and the
-    clustering settings; :meth:`run` finds the pockets of every chain of structure files."""
+    """A fine-tuned binding-site run, its threshold (``min_probability`` or the calibrated one, or per chain
+    the ``top_fraction`` of atoms by probability: :func:`atom_threshold`) and the clustering settings;
+    :meth:`run` finds the pockets of every chain of structure files."""
 
     def __init__(self, run: str | Path, *, min_probability: float | None = None, link: float = 3.0,
-                 min_atoms: int = 5, device: str = "auto", precision: str = "32") -> None:
+                 min_atoms: int = 5, device: str = "auto", precision: str = "32",
+                 top_fraction: float | None = None) -> None:
         self.device, self.precision, self.link, self.min_atoms = resolve_device(device), precision, link, min_atoms
+        self.top_fraction = top_fraction
         self.model, self.config, self.task = load_model(run, device=self.device)
         if self.task.name != "binding-site":
             raise VabsnetError(f"{run}: a {self.task.name} model; pockets need a binding-site model")
@@ -130,7 +144,8 @@ class PocketFinder:
         def found(job: ChainJob, result: object) -> None:
             atom_probs, residue_probs = result  # type: ignore[misc]
             p = job.protein
-            write(job, find_pockets(p.coords, atom_probs, p.atom_residue, self.threshold, link=self.link,
+            cut = atom_threshold(atom_probs, self.threshold, self.top_fraction)
+            write(job, find_pockets(p.coords, atom_probs, p.atom_residue, cut, link=self.link,
                                     min_atoms=self.min_atoms), residue_probs)
 
         with torch.no_grad():
@@ -141,12 +156,12 @@ class PocketFinder:
 
 def pocket_files(run: str | Path, inputs: Sequence[str | Path], out: str | Path, *,
                  min_probability: float | None = None, link: float = 3.0, min_atoms: int = 5,
-                 progress: bool = True, device: str = "auto", precision: str = "32", atom_budget: int = ATOM_BUDGET,
-                 max_chain_residues: int = MAX_CHAIN_RESIDUES,
+                 top_fraction: float | None = None, progress: bool = True, device: str = "auto",
+                 precision: str = "32", atom_budget: int = ATOM_BUDGET, max_chain_residues: int = MAX_CHAIN_RESIDUES,
                  lm_features: str | Path | None = None) -> tuple[FilesSummary, float]:
     """Write the pocket files of every chain; returns the summary and the threshold used."""
     finder = PocketFinder(run, min_probability=min_probability, link=link, min_atoms=min_atoms, device=device,
-                          precision=precision)
+                          precision=precision, top_fraction=top_fraction)
     out = Path(out)
 
     def write(job: ChainJob, pockets: list[Pocket], residue_probs: np.ndarray) -> None:
@@ -158,4 +173,5 @@ def pocket_files(run: str | Path, inputs: Sequence[str | Path], out: str | Path,
     return summary, finder.threshold
 
 
-__all__ = ["CSV_HEADER", "Pocket", "PocketFinder", "find_pockets", "pocket_files", "pockets_csv", "pockets_pdb"]
+__all__ = ["CSV_HEADER", "Pocket", "PocketFinder", "atom_threshold", "find_pockets", "pocket_files", "pockets_csv",
+           "pockets_pdb"]

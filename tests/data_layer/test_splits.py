@@ -61,3 +61,24 @@ def test_hold_out_moves_whole_clusters_of_benchmark_chains_to_test(make_store, t
     empty.mkdir()
     with pytest.raises(VabsnetError, match="no nrPDB-GO/EC valid and test lists"):
         held_out_ids(empty)
+
+
+def test_fold_splits_partition_every_key_into_one_test_fold_with_entries_whole():
+    from vabsnet.data.splits import fold_splits
+
+    # clusters c1 = {E1/A, E2/A}, c2 = {E1/B}, c3 = {E3/A}, c4 = {E4/A, E4/B}, c5 = {E5/A}, c6 = {E6/A}
+    rep_of = {"E1/A": "c1", "E2/A": "c1", "E1/B": "c2", "E3/A": "c3", "E4/A": "c4", "E4/B": "c4",
+              "E5/A": "c5", "E6/A": "c6"}
+    ligand = {"E3/A", "E5/A", "E6/A"}
+    seen = []
+    for fold in range(3):
+        s = fold_splits(rep_of, 3, fold, seed=1, valid_fraction=0.25, stratify=ligand)
+        assert sorted(s["train"] + s["valid"] + s["test"]) == sorted(rep_of)
+        where = {k: name for name, keys in s.items() for k in keys}
+        assert where["E1/A"] == where["E1/B"] == where["E2/A"]  # entry E1 joins clusters c1 and c2
+        assert where["E4/A"] == where["E4/B"]
+        assert sum(k in ligand for k in s["test"]) == 1  # stratified: one ligand entry per fold
+        seen += s["test"]
+    assert sorted(seen) == sorted(rep_of)
+    with pytest.raises(VabsnetError, match="fold 3"):
+        fold_splits(rep_of, 3, 3)

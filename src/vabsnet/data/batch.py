@@ -181,3 +181,8 @@ def atom_batches(sizes: Sequence[int], budget: int) -> list[list[int]]:
             groups.append([i])
             total = n
     return groups
+
+
+def split_rows(values: torch.Tensor, counts: torch.Tensor) -> list[np.ndarray]:
+    """``values [sum(counts), ...]`` -> per-protein float32 numpy arrays."""
+    return [t.numpy() for t in torch.split(values.detach().float().cpu(), counts.cpu().tolist())]

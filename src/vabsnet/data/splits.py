@@ -150,3 +150,40 @@ def split_store(store_path: str | Path, *, identity: float = 0.3,
     }
     atomic_write_text(Path(store_path) / "splits.json", json.dumps(result, indent=1) + "\n")
     return result
+
+
+def fold_splits(rep_of: dict[str, str], folds: int, fold: int, *, seed: int = 0, valid_fraction: float = 0.1,
+                stratify: set[str] | None = None) -> dict[str, list[str]]:
+    """Cross-validation: fold ``fold`` of ``folds`` is ``test``; the rest is split into train and valid.
+
+    Clusters that share an entry (the part of a key before ``/``: the chains of one file) are merged into one
+    group first, so every chain of a structure lands in the same fold. Groups go, in seeded random order and
+    those holding a key of ``stratify`` (e.g. entries with a ligand) first, each to the fold with the fewest
+    such groups (for those) and then the fewest chains, so folds are balanced in both. Across
+    ``fold = 0 .. folds-1`` every key is in ``test`` exactly once."""
+    if not 0 <= fold < folds:
+        raise VabsnetError(f"fold {fold} is not in 0..{folds - 1}")
+    parent: dict[str, str] = {}
+
+    def root(x: str) -> str:
+        while parent.setdefault(x, x) != x:
+            x = parent[x]
+        return x
+
+    for key, rep in rep_of.items():  # union the key's cluster with its entry
+        parent[root("c:" + rep)] = root("e:" + key.split("/")[0])
+    groups: dict[str, list[str]] = defaultdict(list)
+    for key in rep_of:
+        groups[root("e:" + key.split("/")[0])].append(key)
+    names = sorted(groups)
+    order = [names[i] for i in np.random.default_rng(seed).permutation(len(names))]
+    marked = {g: bool(stratify and any(k in stratify for k in groups[g])) for g in names}
+    order.sort(key=lambda g: not marked[g])  # stable: marked groups first, each part in seeded order
+    fold_of, chains, hits = {}, np.zeros(folds), np.zeros(folds)
+    for g in order:  # to the fold with the fewest marked groups (marked), then the fewest chains
+        f = int(np.lexsort((chains, hits if marked[g] else np.zeros(folds)))[0])
+        fold_of[g], chains[f], hits[f] = f, chains[f] + len(groups[g]), hits[f] + marked[g]
+    test = sorted(k for g in order if fold_of[g] == fold for k in groups[g])
+    rest = {k: g for g in order if fold_of[g] != fold for k in groups[g]}
+    splits = assign_clusters(rest, (1.0 - valid_fraction, valid_fraction, 0.0), seed)
+    return {"train": splits["train"], "valid": splits["valid"], "test": test}

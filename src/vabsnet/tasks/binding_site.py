@@ -22,7 +22,7 @@ from torch import nn
 from vabsnet.atomic import atomic_write_text
 from vabsnet.config import TaskConfig, task_section
 from vabsnet.constants import RESTYPE_1TO3, RESTYPES
-from vabsnet.data.batch import Batch
+from vabsnet.data.batch import Batch, split_rows
 from vabsnet.data.store import Store
 from vabsnet.metrics import best_threshold, binary_report
 from vabsnet.model.heads import ClsHead
@@ -106,23 +106,16 @@ class BindingSiteTask(Task):
     def loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return F.binary_cross_entropy_with_logits(logits, target)
 
-    def _split_residues(self, values: torch.Tensor, batch: Batch) -> list[np.ndarray]:
-        per_res = values[batch.ca_node].detach().float().cpu().numpy()
-        bounds = np.cumsum(batch.num_residues.cpu().numpy())[:-1]
-        return np.split(per_res, bounds)
-
     def scores(self, logits: torch.Tensor, batch: Batch) -> list[np.ndarray]:
-        return self._split_residues(torch.sigmoid(logits), batch)
+        return split_rows(torch.sigmoid(logits)[batch.ca_node], batch.num_residues)
 
     def targets(self, target: torch.Tensor, batch: Batch) -> list[np.ndarray]:
-        return [t.astype(bool) for t in self._split_residues(target, batch)]
+        return [t.astype(bool) for t in split_rows(target[batch.ca_node], batch.num_residues)]
 
     def atom_pairs(self, logits: torch.Tensor, target: torch.Tensor, batch: Batch) -> list[tuple]:
         """Per protein of the batch: (atom scores ``[A_p]``, atom labels ``[A_p]``)."""
-        bounds = np.cumsum(batch.num_atoms.cpu().numpy())[:-1]
-        probs = np.split(torch.sigmoid(logits).detach().float().cpu().numpy(), bounds)
-        labels = np.split(target.detach().cpu().numpy().astype(bool), bounds)
-        return list(zip(probs, labels, strict=True))
+        labels = [t.astype(bool) for t in split_rows(target, batch.num_atoms)]
+        return list(zip(split_rows(torch.sigmoid(logits), batch.num_atoms), labels, strict=True))
 
     def atom_metrics(self, pairs: list[tuple]) -> dict:
         report = binary_report(pairs, self.threshold)
