@@ -1,0 +1,95 @@
+"""The pocket finders the benchmark compares, each returning ranked :class:`PocketPoints` for one structure.
+
+All of them see the same atoms: the entry's protein heavy atoms as vabsnet reads them (ligands, waters and
+hydrogens removed), written once as PDB by :func:`vabsnet.structure.write.to_pdb`.
+
+- ``vabsnet``: :class:`vabsnet.pockets.PocketFinder` with the fold's fine-tuned binding-site run (the fold
+  that held the structure out), pockets of all chains ranked together by score; points = pocket atoms.
+  ``vabsnet-top5``: the same with each chain's top 5% of atoms by probability in place of the calibrated
+  threshold (``vabsnet pockets --top-fraction 0.05``; 5% chosen before looking at any result).
+- ``pykvfinder``: pyKVFinder 0.9.6 ``run_workflow`` with its defaults (probe in 1.4 A, probe out 4 A, step
+  0.6 A, volume cut-off 5 A^3); cavities ranked by volume, largest first (KVFinder gives no score); points =
+  cavity grid points, centre = their mean.
+- ``pocketeer``: pocketeer 0.4.0 ``find_pockets`` with its defaults (fpocket-style alpha spheres), in its own
+  score order; points = alpha-sphere centres, centre = its centroid.
+- ``random``: :func:`vabsnet.pocket_eval.surface_patches` (8 A patches of surface atoms, random order).
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from vabsnet.pocket_eval import PocketPoints, surface_patches
+from vabsnet.structure.protein import Protein
+from vabsnet.structure.targets import atom_sasa
+from vabsnet.structure.write import to_pdb
+
+METHODS = ("vabsnet", "vabsnet-top5", "pykvfinder", "pocketeer", "random")
+VABSNET = {"vabsnet": None, "vabsnet-top5": 0.05}  # pocket atoms: calibrated threshold / each chain's top 5%
+RANDOM_PATCHES = 10  # per draw; more than n + 2 for every benchmark structure but 19hc / 2gtl
+RANDOM_DRAWS = 20  # success rates of the random baseline are means over this many seeded draws
+
+
+def kvfinder_pockets(pdb: Path) -> list[PocketPoints]:
+    import pyKVFinder
+
+    res = pyKVFinder.run_workflow(str(pdb), nthreads=2)
+    if res is None:  # no cavity
+        return []
+    p1, p2, p3, p4 = (np.asarray(v, np.float64) for v in res._vertices)
+    axes = np.stack([(p - p1) / np.linalg.norm(p - p1) for p in (p2, p3, p4)])  # [3, 3] grid axes
+    found = []
+    for c in range(2, int(res.cavities.max()) + 1):
+        idx = np.argwhere(res.cavities == c)  # [n, 3] grid indices
+        if len(idx) == 0:
+            continue
+        xyz = p1 + (idx * res._step) @ axes
+        name = "K" + chr(65 + (c - 2) // 26) + chr(65 + (c - 2) % 26)
+        found.append((res.volume.get(name, len(idx) * res._step ** 3), PocketPoints(xyz.mean(0), xyz)))
+    found.sort(key=lambda f: -f[0])
+    return [p for _, p in found]
+
+
+def pocketeer_pockets(pdb: Path) -> list[PocketPoints]:
+    import pocketeer
+
+    pockets = pocketeer.find_pockets(pocketeer.load_structure(str(pdb)))
+    return [PocketPoints(np.asarray(p.centroid, np.float64), p.coords) for p in pockets]
+
+
+def random_pockets(protein: Protein, seed: int) -> list[PocketPoints]:
+    return surface_patches(protein.coords, atom_sasa(protein), RANDOM_PATCHES, np.random.default_rng(seed))
+
+
+def random_draws(protein: Protein) -> list[list[PocketPoints]]:
+    sasa = atom_sasa(protein)
+    return [surface_patches(protein.coords, sasa, RANDOM_PATCHES, np.random.default_rng(seed))
+            for seed in range(RANDOM_DRAWS)]
+
+
+def vabsnet_pockets(finder: object, path: Path, work: Path) -> tuple[list[PocketPoints], list[dict]]:
+    """Pockets of every chain ranked together by score, and their docking boxes (rank, score, centre, size)."""
+    found: list = []
+
+    def keep(job: object, pockets: list, _: object) -> None:
+        found.extend((p, job.protein.coords[p.atoms]) for p in pockets)
+
+    finder.run([path], work, keep, progress=False)
+    found.sort(key=lambda f: -f[0].score)
+    boxes = [{"rank": i + 1, "score": p.score, "center": p.center.tolist(), "size": p.size.tolist()}
+             for i, (p, _) in enumerate(found)]
+    return [PocketPoints(p.center, xyz) for p, xyz in found], boxes
+
+
+def geometric(method: str, protein: Protein) -> tuple[list[PocketPoints], float]:
+    """pyKVFinder or pocketeer on the protein-only PDB; returns the pockets and the seconds taken."""
+    with tempfile.TemporaryDirectory(prefix="vabsnet-pockets-") as tmp:
+        pdb = Path(tmp) / "protein.pdb"
+        pdb.write_text(to_pdb(protein))
+        t0 = time.perf_counter()
+        pockets = kvfinder_pockets(pdb) if method == "pykvfinder" else pocketeer_pockets(pdb)
+        return pockets, time.perf_counter() - t0

@@ -1,0 +1,195 @@
+"""Pocket and redocking benchmark (issue 13, item 4): vabsnet against pyKVFinder, pocketeer and random surface
+patches on every ligand-bound real structure bundled with vabsnet, each judged by a model that never trained
+on it (5-fold cross-validation over 30%-identity clusters, see folds.py).
+
+    python benchmarks/pockets/run_pockets.py --out runs/pocketbench            # every stage, resumable
+    python benchmarks/pockets/run_pockets.py --out runs/pocketbench --stage tables
+
+Stages: ``train`` (fold stores, pre-training, fine-tuning), ``pockets`` (all finders, DCC/DCA per ligand:
+``OUT/pockets/<entry>.json``), ``redock`` (Vina in crystal, vabsnet top-1/top-3 and blind boxes:
+``OUT/redock/<entry>/result.json``; ``--fixed-boxes`` runs only the crystal and blind boxes, which need no
+model), ``tables`` (``OUT/results.json``, ``OUT/tables.md``). Needs ``pip install pykvfinder==0.9.6
+pocketeer==0.4.0`` and the dock extra.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from finders import METHODS, VABSNET, geometric, random_draws, vabsnet_pockets  # noqa: E402
+from folds import train_folds  # noqa: E402
+from redock import redock_entry, setting_outcome  # noqa: E402
+
+from vabsnet.atomic import atomic_write_json, atomic_write_text  # noqa: E402
+from vabsnet.corpus import bundled  # noqa: E402
+from vabsnet.demo.run import Budget  # noqa: E402
+from vabsnet.pocket_eval import benchmark_ligands, structure_successes, success_rates  # noqa: E402
+from vabsnet.structure import load_structure  # noqa: E402
+
+BUDGET = Budget(pretrain_steps=1000, finetune_steps=600, seeds=(0,), eval_every=100, crop=128)
+CRITERIA = ("dcc_top1", "dcc_topn2", "dca_top1", "dca_topn2")
+SETTINGS = ("crystal", "top1", "top3", "blind")
+
+
+def entries(out: Path) -> list[tuple[str, Path, int]]:
+    """``(entry, file, fold)`` of every ligand-bound entry, the fold being the one that holds it out."""
+    info = json.loads((out / "folds.json").read_text())
+    files = {load_structure(p).name: p for p in bundled()}
+    found = []
+    for name in info["ligand_entries"]:
+        fold = [k for k, s in enumerate(info["splits"]) if any(x.split("/")[0] == name for x in s["test"])]
+        found.append((name, files[name], fold[0]))
+    return found
+
+
+def pockets_stage(out: Path) -> None:
+    """Every finder on every structure whose fold model exists; methods already in a row are kept."""
+    from vabsnet.pockets import PocketFinder
+
+    finders: dict[tuple[int, str], PocketFinder] = {}
+    for name, path, fold in entries(out):
+        dest = out / "pockets" / f"{name}.json"
+        run = out / f"fold{fold}" / "finetune-span"
+        row = json.loads(dest.read_text()) if dest.exists() else {}
+        todo = [m for m in METHODS if m not in row.get("methods", {})]
+        if not todo or not (run / "metrics.json").exists():  # done, or its fold is still training
+            continue
+        protein = load_structure(path)
+        found_ligands = benchmark_ligands(protein)
+        ligands = [lig.coords for lig in found_ligands]
+        row.update(fold=fold, residues=protein.num_residues, ligands=[lig.name for lig in found_ligands])
+        methods = row.setdefault("methods", {})
+        for method in todo:
+            t0 = time.perf_counter()
+            if method in VABSNET:
+                key = (fold, method)
+                if key not in finders:
+                    finders[key] = PocketFinder(run, device="cpu", top_fraction=VABSNET[method])
+                t0 = time.perf_counter()
+                found, boxes = vabsnet_pockets(finders[key], path, out / "pockets" / "work")
+                if method == "vabsnet":
+                    row["vabsnet_boxes"] = boxes[:3]
+            elif method == "random":
+                draws = [structure_successes(d, ligands) for d in random_draws(protein)]
+                methods[method] = {"seconds": (time.perf_counter() - t0) / len(draws), "pockets": 10, "draws": draws}
+                continue
+            else:
+                found, _ = geometric(method, protein)
+            methods[method] = {"seconds": time.perf_counter() - t0, "pockets": len(found),
+                               **structure_successes(found, ligands)}
+        atomic_write_json(dest, row, indent=1)
+        print(f"{name}: fold {fold}, {len(ligands)} ligands; found at DCA top-(n+2): " + ", ".join(
+            f"{m} {sum(methods[m]['dca_topn2'])}" for m in METHODS if m != "random"), flush=True)
+
+
+def redock_stage(out: Path, fixed_only: bool, cpu: int) -> None:
+    for name, path, _ in entries(out):
+        pockets_file = out / "pockets" / f"{name}.json"
+        pockets = None
+        if not fixed_only:
+            if not pockets_file.exists():
+                print(f"{name}: no pockets yet (its fold is training, or run the pockets stage)", flush=True)
+                continue
+            pockets = json.loads(pockets_file.read_text())["vabsnet_boxes"]
+        result = redock_entry(load_structure(path), pockets, out / "redock" / name, cpu=cpu)
+        tops = {b: (r["rmsd"][0], r["seconds"]) for b, r in result.get("boxes", {}).items()}
+        print(f"{name}: {result.get('skipped') or result.get('ligand')} {tops}", flush=True)
+
+
+def tables_stage(out: Path) -> dict:
+    rows = {p.stem: json.loads(p.read_text()) for p in sorted((out / "pockets").glob("*.json"))}
+    pockets: dict[str, dict] = {}
+    for m in METHODS:
+        if m == "random":
+            per_draw = [success_rates([r["methods"][m]["draws"][d] for r in rows.values()])
+                        for d in range(len(next(iter(rows.values()))["methods"][m]["draws"]))]
+            rates = {k: float(np.mean([d[k] for d in per_draw])) for k in CRITERIA}
+            rates.update({f"{k}_sd": float(np.std([d[k] for d in per_draw])) for k in CRITERIA})
+            rates["ligands"] = per_draw[0]["ligands"]
+        else:
+            rates = success_rates([r["methods"][m] for r in rows.values()])
+        rates["pockets_per_structure"] = float(np.mean([r["methods"][m]["pockets"] for r in rows.values()]))
+        rates["seconds_per_structure"] = float(np.mean([r["methods"][m]["seconds"] for r in rows.values()]))
+        pockets[m] = rates
+    redock: dict[str, dict] = {}
+    results = {p.parent.name: json.loads(p.read_text()) for p in sorted((out / "redock").glob("*/result.json"))}
+    for s in SETTINGS:
+        outcomes = [o for o in (setting_outcome(r, s) for r in results.values()) if o is not None]
+        redock[s] = {"complexes": len(outcomes), "success_top_pose": float(np.mean([o[0] for o in outcomes]))
+                     if outcomes else float("nan"), "success_any_pose": float(np.mean([o[1] for o in outcomes]))
+                     if outcomes else float("nan"), "seconds_per_complex": float(np.mean([o[2] for o in outcomes]))
+                     if outcomes else float("nan")}
+    summary = {"machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, 2 cores",
+               "structures": len(rows), "pockets": pockets, "redock": redock,
+               "redock_complexes": {k: {"ligand": v.get("ligand"), "skipped": v.get("skipped"),
+                                        "top_rmsd": {b: r["rmsd"][0] for b, r in v.get("boxes", {}).items()}}
+                                    for k, v in results.items()}}
+    atomic_write_json(out / "results.json", summary, indent=1)
+    atomic_write_text(out / "tables.md", _markdown(summary, rows))
+    return summary
+
+
+def _markdown(summary: dict, rows: dict) -> str:
+    lines = [f"Pocket success over {summary['pockets']['vabsnet']['ligands']} ligands of {summary['structures']} "
+             "structures (DCC/DCA < 4 A)", "",
+             "| method | DCC top-1 | DCC top-(n+2) | DCA top-1 | DCA top-(n+2) | pockets / structure | s / structure |",
+             "|---|---|---|---|---|---|---|"]
+    for m, r in summary["pockets"].items():
+        cells = [f"{r[k]:.3f}" + (f" ± {r[k + '_sd']:.3f}" if m == "random" else "") for k in CRITERIA]
+        lines.append(f"| {m} | " + " | ".join(cells)
+                     + f" | {r['pockets_per_structure']:.1f} | {r['seconds_per_structure']:.2f} |")
+    lines += ["", "Per structure: ligands found at DCA top-(n+2) / n", "",
+              "| entry | fold | residues | n | " + " | ".join(m for m in METHODS) + " |",
+              "|---|---|---|---|" + "---|" * len(METHODS)]
+    for name, r in rows.items():
+        n = len(r["ligands"])
+        cells = []
+        for m in METHODS:
+            hit = r["methods"][m]
+            found = np.mean([sum(d["dca_topn2"]) for d in hit["draws"]]) if m == "random" else sum(hit["dca_topn2"])
+            cells.append(f"{found:.1f}" if m == "random" else str(found))
+        lines.append(f"| {name} | {r['fold']} | {r['residues']} | {n} | " + " | ".join(cells) + " |")
+    lines += ["", "Redocking (top-scored pose, heavy-atom RMSD < 2 A)", "",
+              "| box | complexes | success (top pose) | success (any of 9 poses) | Vina s / complex |",
+              "|---|---|---|---|---|"]
+    for s, r in summary["redock"].items():
+        lines.append(f"| {s} | {r['complexes']} | {r['success_top_pose']:.3f} | {r['success_any_pose']:.3f} | "
+                     f"{r['seconds_per_complex']:.1f} |")
+    lines += ["", "| entry | ligand | " + " | ".join(["crystal", "pocket1", "pocket2", "pocket3", "blind"])
+              + " |", "|---|---|---|---|---|---|---|"]
+    for name, r in summary["redock_complexes"].items():
+        cells = [f"{r['top_rmsd'][b]:.2f}" if b in r["top_rmsd"] else "-"
+                 for b in ("crystal", "pocket1", "pocket2", "pocket3", "blind")]
+        lines.append(f"| {name} | {r['ligand'] or r['skipped']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=Path("runs/pocketbench"))
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--stage", choices=("all", "train", "pockets", "redock", "tables"), default="all")
+    parser.add_argument("--fixed-boxes", action="store_true", help="redock: crystal and blind boxes only")
+    parser.add_argument("--cpu", type=int, default=2, help="Vina threads")
+    args = parser.parse_args()
+    if args.stage in ("all", "train"):
+        train_folds(args.out, BUDGET, folds=args.folds)
+    if args.stage in ("all", "pockets"):
+        pockets_stage(args.out)
+    if args.stage in ("all", "redock"):
+        redock_stage(args.out, args.fixed_boxes, args.cpu)
+    if args.stage in ("all", "tables"):
+        print(tables_stage(args.out)["pockets"])
+
+
+if __name__ == "__main__":
+    main()
