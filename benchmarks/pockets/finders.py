@@ -12,6 +12,9 @@ hydrogens removed), written once as PDB by :func:`vabsnet.structure.write.to_pdb
   cavity grid points, centre = their mean.
 - ``pocketeer``: pocketeer 0.4.0 ``find_pockets`` with its defaults (fpocket-style alpha spheres), in its own
   score order; points = alpha-sphere centres, centre = its centroid.
+- ``pocketeer+vabsnet``: pocketeer's pockets re-ranked by the fold model: mean atom probability of the atoms
+  lining each pocket (within 4 A of an alpha-sphere centre). Same pockets as ``pocketeer``: only the order,
+  hence top-1, can differ.
 - ``random``: :func:`vabsnet.pocket_eval.surface_patches` (8 A patches of surface atoms, random order).
 """
 
@@ -22,13 +25,14 @@ import time
 from pathlib import Path
 
 import numpy as np
+from scipy.spatial import cKDTree
 
 from vabsnet.pocket_eval import PocketPoints, surface_patches
 from vabsnet.structure.protein import Protein
 from vabsnet.structure.targets import atom_sasa
 from vabsnet.structure.write import to_pdb
 
-METHODS = ("vabsnet", "vabsnet-top5", "pykvfinder", "pocketeer", "random")
+METHODS = ("vabsnet", "vabsnet-top5", "pykvfinder", "pocketeer", "pocketeer+vabsnet", "random")
 VABSNET = {"vabsnet": None, "vabsnet-top5": 0.05}  # pocket atoms: calibrated threshold / each chain's top 5%
 RANDOM_PATCHES = 10  # per draw; more than n + 2 for every benchmark structure but 19hc / 2gtl
 RANDOM_DRAWS = 20  # success rates of the random baseline are means over this many seeded draws
@@ -71,18 +75,34 @@ def random_draws(protein: Protein) -> list[list[PocketPoints]]:
             for seed in range(RANDOM_DRAWS)]
 
 
-def vabsnet_pockets(finder: object, path: Path, work: Path) -> tuple[list[PocketPoints], list[dict]]:
-    """Pockets of every chain ranked together by score, and their docking boxes (rank, score, centre, size)."""
+def vabsnet_pockets(finder: object, path: Path, work: Path) -> tuple[list[PocketPoints], list[dict], tuple]:
+    """Pockets of every chain ranked together by score, their docking boxes (rank, score, centre, size), and
+    the entry's atoms with their probabilities (``coords [A, 3]``, ``probs [A]``, over all chains)."""
     found: list = []
+    atoms: list = []
 
-    def keep(job: object, pockets: list, _: object) -> None:
+    def keep(job: object, pockets: list, _: object, atom_probs: np.ndarray) -> None:
         found.extend((p, job.protein.coords[p.atoms]) for p in pockets)
+        atoms.append((np.asarray(job.protein.coords, np.float64), atom_probs))
 
     finder.run([path], work, keep, progress=False)
     found.sort(key=lambda f: -f[0].score)
     boxes = [{"rank": i + 1, "score": p.score, "center": p.center.tolist(), "size": p.size.tolist()}
              for i, (p, _) in enumerate(found)]
-    return [PocketPoints(p.center, xyz) for p, xyz in found], boxes
+    probs = (np.concatenate([a[0] for a in atoms]), np.concatenate([a[1] for a in atoms])) if atoms else None
+    return [PocketPoints(p.center, xyz) for p, xyz in found], boxes, probs
+
+
+def rescored(pockets: list[PocketPoints], coords: np.ndarray, probs: np.ndarray, shell: float = 4.0) -> list:
+    """Geometric pockets re-ranked by vabsnet: by the mean atom probability of the protein atoms lining
+    each (within ``shell`` A of one of its points), highest first (P2Rank's rescoring idea)."""
+    tree = cKDTree(coords)
+
+    def lining(p: PocketPoints) -> float:
+        near = {i for row in tree.query_ball_point(p.points, shell) for i in row}
+        return float(probs[list(near)].mean()) if near else 0.0
+
+    return sorted(pockets, key=lambda p: -lining(p))
 
 
 def geometric(method: str, protein: Protein) -> tuple[list[PocketPoints], float]:

@@ -8,9 +8,11 @@ chains truncated in the deposit, are left out and counted).
 
 Boxes: ``crystal`` (the crystal ligand plus 5 A a side, at least 12 A: the upper bound), ``pocket1..3`` (the
 boxes of vabsnet's three best pockets from the fold model that held the structure out), ``blind`` (the
-whole protein plus 5 A a side). Each box: exhaustiveness 8, 9 poses, seed 0. Success: the heavy-atom RMSD of
-the top-scored pose to the crystal pose, symmetry-aware and in place (RDKit ``CalcRMS``), below 2 A. For
-``top3`` the top pose is the best-scored over the three pocket boxes.
+whole protein plus 5 A a side), and for comparison ``pocketeer1`` (the box of pocketeer's best pocket: its
+alpha-sphere centres plus 4 A a side, at least 12 A, sized as vabsnet's). Each box: exhaustiveness 8, 9
+poses, seed 0. Success: the heavy-atom RMSD of the top-scored pose to the crystal pose, symmetry-aware and in
+place (RDKit ``CalcRMS``), below 2 A. For ``top3`` the top pose is the best-scored over the three pocket
+boxes.
 """
 
 from __future__ import annotations
@@ -56,7 +58,8 @@ def choose_ligand(protein: Protein) -> tuple[object, object, str] | str:
     return "; ".join(dict.fromkeys(reasons)) or "no benchmark ligand"
 
 
-def redock_entry(protein: Protein, pockets: list[dict] | None, work: Path, cpu: int = 2) -> dict:
+def redock_entry(protein: Protein, pockets: list[dict] | None, work: Path, cpu: int = 2,
+                 extra: list[Box] = ()) -> dict:
     """Dock the entry's ligand in every box not already in ``work/result.json``; returns that result.
     ``pockets``: vabsnet's ranked pockets (``rank``, ``score``, ``center``, ``size``), None when not known yet
     (then only the crystal and blind boxes run)."""
@@ -76,7 +79,7 @@ def redock_entry(protein: Protein, pockets: list[dict] | None, work: Path, cpu: 
               for p in (pockets or [])[:3]]
     if pockets is not None:
         result["pockets"] = len(pockets)
-    boxes.append(box_around(protein.coords, "blind"))
+    boxes += [*extra, box_around(protein.coords, "blind")]
     todo = [b for b in boxes if b.name not in result["boxes"]]
     if todo:
         rec, ignored = receptor_pdbqt(protein)
@@ -100,7 +103,7 @@ def setting_outcome(result: dict, setting: str) -> tuple[bool, bool, float] | No
     """``(top pose < 2 A, any pose < 2 A, Vina seconds)`` of one setting, None when it was not run."""
     boxes = result.get("boxes", {})
     names = {"crystal": ["crystal"], "top1": ["pocket1"], "top3": ["pocket1", "pocket2", "pocket3"],
-             "blind": ["blind"]}[setting]
+             "pocketeer-top1": ["pocketeer1"], "blind": ["blind"]}[setting]
     runs = [boxes[n] for n in names if n in boxes]
     if setting in ("top1", "top3") and result.get("pockets") == 0:
         return False, False, 0.0  # vabsnet found no pocket: no box to dock in

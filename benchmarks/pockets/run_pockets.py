@@ -25,19 +25,20 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from finders import METHODS, VABSNET, geometric, random_draws, vabsnet_pockets  # noqa: E402
+from finders import METHODS, VABSNET, geometric, random_draws, rescored, vabsnet_pockets  # noqa: E402
 from folds import train_folds  # noqa: E402
-from redock import redock_entry, setting_outcome  # noqa: E402
+from redock import MAX_RESIDUES, redock_entry, setting_outcome  # noqa: E402
 
 from vabsnet.atomic import atomic_write_json, atomic_write_text  # noqa: E402
 from vabsnet.corpus import bundled  # noqa: E402
 from vabsnet.demo.run import Budget  # noqa: E402
+from vabsnet.dock import box_around  # noqa: E402
 from vabsnet.pocket_eval import benchmark_ligands, structure_successes, success_rates  # noqa: E402
 from vabsnet.structure import load_structure  # noqa: E402
 
 BUDGET = Budget(pretrain_steps=1000, finetune_steps=600, seeds=(0,), eval_every=100, crop=128)
 CRITERIA = ("dcc_top1", "dcc_topn2", "dca_top1", "dca_topn2")
-SETTINGS = ("crystal", "top1", "top3", "blind")
+SETTINGS = ("crystal", "top1", "top3", "pocketeer-top1", "blind")
 
 
 def entries(out: Path) -> list[tuple[str, Path, int]]:
@@ -68,6 +69,7 @@ def pockets_stage(out: Path) -> None:
         ligands = [lig.coords for lig in found_ligands]
         row.update(fold=fold, residues=protein.num_residues, ligands=[lig.name for lig in found_ligands])
         methods = row.setdefault("methods", {})
+        atom_probs = None
         for method in todo:
             t0 = time.perf_counter()
             if method in VABSNET:
@@ -75,9 +77,17 @@ def pockets_stage(out: Path) -> None:
                 if key not in finders:
                     finders[key] = PocketFinder(run, device="cpu", top_fraction=VABSNET[method])
                 t0 = time.perf_counter()
-                found, boxes = vabsnet_pockets(finders[key], path, out / "pockets" / "work")
+                found, boxes, atom_probs = vabsnet_pockets(finders[key], path, out / "pockets" / "work")
                 if method == "vabsnet":
                     row["vabsnet_boxes"] = boxes[:3]
+            elif method == "pocketeer+vabsnet":
+                if atom_probs is None:  # the calibrated finder's pass gives the atom probabilities
+                    finder = finders.setdefault((fold, "vabsnet"), PocketFinder(run, device="cpu"))
+                    _, _, atom_probs = vabsnet_pockets(finder, path, out / "pockets" / "work")
+                t0 = time.perf_counter()
+                found, _ = geometric("pocketeer", protein)
+                found = rescored(found, *atom_probs) if atom_probs is not None else found
+                t0 -= methods["vabsnet"]["seconds"]  # cost: pocketeer plus vabsnet's forward pass
             elif method == "random":
                 draws = [structure_successes(d, ligands) for d in random_draws(protein)]
                 methods[method] = {"seconds": (time.perf_counter() - t0) / len(draws), "pockets": 10, "draws": draws}
@@ -100,7 +110,12 @@ def redock_stage(out: Path, fixed_only: bool, cpu: int) -> None:
                 print(f"{name}: no pockets yet (its fold is training, or run the pockets stage)", flush=True)
                 continue
             pockets = json.loads(pockets_file.read_text())["vabsnet_boxes"]
-        result = redock_entry(load_structure(path), pockets, out / "redock" / name, cpu=cpu)
+        protein = load_structure(path)
+        extra = []
+        if not fixed_only and protein.num_residues <= MAX_RESIDUES:  # the geometric finder's best box, to compare
+            found, _ = geometric("pocketeer", protein)
+            extra = [box_around(found[0].points, "pocketeer1", margin=4.0)] if found else []
+        result = redock_entry(protein, pockets, out / "redock" / name, cpu=cpu, extra=extra)
         tops = {b: (r["rmsd"][0], r["seconds"]) for b, r in result.get("boxes", {}).items()}
         print(f"{name}: {result.get('skipped') or result.get('ligand')} {tops}", flush=True)
 
@@ -123,7 +138,14 @@ def tables_stage(out: Path) -> dict:
     redock: dict[str, dict] = {}
     results = {p.parent.name: json.loads(p.read_text()) for p in sorted((out / "redock").glob("*/result.json"))}
     for s in SETTINGS:
-        outcomes = [o for o in (setting_outcome(r, s) for r in results.values()) if o is not None]
+        outcomes = []
+        for entry, r in results.items():
+            o = setting_outcome(r, s)
+            finder = {"top1": "vabsnet", "top3": "vabsnet", "pocketeer-top1": "pocketeer"}.get(s)
+            if o is not None and finder and entry in rows:  # finding the pockets is part of the cost
+                o = (o[0], o[1], o[2] + rows[entry]["methods"][finder]["seconds"])
+            if o is not None:
+                outcomes.append(o)
         redock[s] = {"complexes": len(outcomes), "success_top_pose": float(np.mean([o[0] for o in outcomes]))
                      if outcomes else float("nan"), "success_any_pose": float(np.mean([o[1] for o in outcomes]))
                      if outcomes else float("nan"), "seconds_per_complex": float(np.mean([o[2] for o in outcomes]))
@@ -159,16 +181,16 @@ def _markdown(summary: dict, rows: dict) -> str:
             cells.append(f"{found:.1f}" if m == "random" else str(found))
         lines.append(f"| {name} | {r['fold']} | {r['residues']} | {n} | " + " | ".join(cells) + " |")
     lines += ["", "Redocking (top-scored pose, heavy-atom RMSD < 2 A)", "",
-              "| box | complexes | success (top pose) | success (any of 9 poses) | Vina s / complex |",
+              "| box | complexes | success (top pose) | success (any of 9 poses) | s / complex |",
               "|---|---|---|---|---|"]
     for s, r in summary["redock"].items():
         lines.append(f"| {s} | {r['complexes']} | {r['success_top_pose']:.3f} | {r['success_any_pose']:.3f} | "
                      f"{r['seconds_per_complex']:.1f} |")
-    lines += ["", "| entry | ligand | " + " | ".join(["crystal", "pocket1", "pocket2", "pocket3", "blind"])
-              + " |", "|---|---|---|---|---|---|---|"]
+    boxes = ("crystal", "pocket1", "pocket2", "pocket3", "pocketeer1", "blind")
+    lines += ["", "Top-scored pose RMSD (A) per box", "", "| entry | ligand | " + " | ".join(boxes) + " |",
+              "|---|---|" + "---|" * len(boxes)]
     for name, r in summary["redock_complexes"].items():
-        cells = [f"{r['top_rmsd'][b]:.2f}" if b in r["top_rmsd"] else "-"
-                 for b in ("crystal", "pocket1", "pocket2", "pocket3", "blind")]
+        cells = [f"{r['top_rmsd'][b]:.2f}" if b in r["top_rmsd"] else "-" for b in boxes]
         lines.append(f"| {name} | {r['ligand'] or r['skipped']} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

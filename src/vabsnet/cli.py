@@ -369,10 +369,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", required=True, help="the fine-tuned binding-site run directory")
     p.add_argument("inputs", nargs="+")
     p.add_argument("--out", required=True)
-    p.add_argument("--min-probability", type=float,
-                   help="atoms at or above it form pockets (default: the run's calibrated threshold)")
-    p.add_argument("--top-fraction", type=float,
-                   help="instead: each chain's top fraction of atoms by probability (e.g. 0.05)")
+    cut = p.add_mutually_exclusive_group()
+    cut.add_argument("--min-probability", type=float,
+                     help="atoms at or above it form pockets (default: the run's calibrated threshold)")
+    cut.add_argument("--top-fraction", type=float,
+                     help="instead: each chain's top fraction of atoms by probability (e.g. 0.05)")
     p.add_argument("--link", type=float, default=3.0, help="single-linkage distance between pocket atoms (A)")
     p.add_argument("--min-atoms", type=int, default=5, help="smallest pocket, in atoms")
     _add_max_chain_residues(p)

@@ -197,7 +197,7 @@ def predicted_boxes(run: str | Path, receptor: str | Path, out: Path, top_k: int
 
     finder = PocketFinder(run, device=device, min_probability=min_probability)
     found: list = []
-    summary = finder.run([receptor], out, lambda job, pockets, _: found.extend(pockets), progress=False)
+    summary = finder.run([receptor], out, lambda job, pockets, *_: found.extend(pockets), progress=False)
     if summary.chains == 0:
         raise DockError(f"{receptor}: no chain could be scored (see {out}/failures.jsonl)")
     found.sort(key=lambda p: -p.score)

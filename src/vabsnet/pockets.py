@@ -136,17 +136,18 @@ class PocketFinder:
         return list(zip(atom, self.task.scores(logits, batch), strict=True))
 
     def run(self, inputs: Sequence[str | Path], out: Path,
-            write: Callable[[ChainJob, list[Pocket], np.ndarray], None], *, progress: bool = True,
+            write: Callable[[ChainJob, list[Pocket], np.ndarray, np.ndarray], None], *, progress: bool = True,
             atom_budget: int = ATOM_BUDGET, max_chain_residues: int = MAX_CHAIN_RESIDUES,
             lm_features: str | Path | None = None) -> FilesSummary:
-        """``write(job, pockets, residue_probs)`` per chain; bad files go to ``out/failures.jsonl``."""
+        """``write(job, pockets, residue_probs [R], atom_probs [A])`` per chain; bad files go to
+        ``out/failures.jsonl``."""
 
         def found(job: ChainJob, result: object) -> None:
             atom_probs, residue_probs = result  # type: ignore[misc]
             p = job.protein
             cut = atom_threshold(atom_probs, self.threshold, self.top_fraction)
             write(job, find_pockets(p.coords, atom_probs, p.atom_residue, cut, link=self.link,
-                                    min_atoms=self.min_atoms), residue_probs)
+                                    min_atoms=self.min_atoms), residue_probs, atom_probs)
 
         with torch.no_grad():
             return run_files(inputs, out, self.config.encoder, self._compute, found, device=self.device,
@@ -164,7 +165,7 @@ def pocket_files(run: str | Path, inputs: Sequence[str | Path], out: str | Path,
                           precision=precision, top_fraction=top_fraction)
     out = Path(out)
 
-    def write(job: ChainJob, pockets: list[Pocket], residue_probs: np.ndarray) -> None:
+    def write(job: ChainJob, pockets: list[Pocket], residue_probs: np.ndarray, _: np.ndarray) -> None:
         atomic_write_text(out / f"{job.stem}_pockets.csv", pockets_csv(job.protein, pockets))
         atomic_write_text(out / f"{job.stem}_pockets.pdb", pockets_pdb(job.protein, residue_probs, pockets))
 

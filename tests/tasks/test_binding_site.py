@@ -107,6 +107,14 @@ def test_finetune_and_evaluate_commands(store, tmp_path, capsys):
     assert sum(line.startswith("HETATM") and line[17:20] == "PKT" for line in pdb) == sum(int(r[9]) for r in table)
     assert sum(line.startswith("ATOM") for line in pdb) == copy.num_atoms
 
+    # --top-fraction: each chain's top 5% of atoms by probability, whatever the calibration; with --min-atoms 1
+    # every one of them is in a pocket
+    assert main(["pockets", "--checkpoint", str(run), one, "--out", str(tmp_path / "pk5"), "--quiet",
+                 "--top-fraction", "0.05", "--min-atoms", "1"]) == 0
+    assert "the top 0.05 of each chain's atoms" in capsys.readouterr().out
+    table5 = [r.split(",") for r in (tmp_path / "pk5" / "1AFS_A_pockets.csv").read_text().splitlines()[1:]]
+    assert abs(sum(int(r[9]) for r in table5) - 0.05 * copy.num_atoms) <= 1
+
     # dock: Vina in the box of the top pocket, the one `pockets` ranks first
     assert main(["dock", one, "--smiles", "NC(=N)c1ccccc1", "--checkpoint", str(run), "--min-probability", f"{cut}",
                  "--top-k", "1", "--out", str(tmp_path / "dock"), "--exhaustiveness", "1", "--poses", "1",
