@@ -15,6 +15,9 @@ hydrogens removed), written once as PDB by :func:`vabsnet.structure.write.to_pdb
 - ``pocketeer+vabsnet``: pocketeer's pockets re-ranked by the fold model: mean atom probability of the atoms
   lining each pocket (within 4 A of an alpha-sphere centre). Same pockets as ``pocketeer``: only the order,
   hence top-1, can differ.
+- ``oracle``: vabsnet's pocket construction (single linkage 3 A, >= 5 atoms, ranked by size) applied to the
+  true binding atoms (the labels: within 4 A of a benchmark ligand), over the whole entry: the ceiling of the
+  clustering step, what a perfect atom classifier would score.
 - ``random``: :func:`vabsnet.pocket_eval.surface_patches` (8 A patches of surface atoms, random order).
 """
 
@@ -32,7 +35,7 @@ from vabsnet.structure.protein import Protein
 from vabsnet.structure.targets import atom_sasa
 from vabsnet.structure.write import to_pdb
 
-METHODS = ("vabsnet", "vabsnet-top5", "pykvfinder", "pocketeer", "pocketeer+vabsnet", "random")
+METHODS = ("vabsnet", "vabsnet-top5", "pykvfinder", "pocketeer", "pocketeer+vabsnet", "random", "oracle")
 VABSNET = {"vabsnet": None, "vabsnet-top5": 0.05}  # pocket atoms: calibrated threshold / each chain's top 5%
 RANDOM_PATCHES = 10  # per draw; more than n + 2 for every benchmark structure but 19hc / 2gtl
 RANDOM_DRAWS = 20  # success rates of the random baseline are means over this many seeded draws
@@ -63,6 +66,16 @@ def pocketeer_pockets(pdb: Path) -> list[PocketPoints]:
 
     pockets = pocketeer.find_pockets(pocketeer.load_structure(str(pdb)))
     return [PocketPoints(np.asarray(p.centroid, np.float64), p.coords) for p in pockets]
+
+
+def oracle_pockets(protein: Protein) -> list[PocketPoints]:
+    from vabsnet.pocket_eval import MIN_LIGAND_ATOMS
+    from vabsnet.pockets import find_pockets
+    from vabsnet.structure.labels import binding_site_labels
+
+    truth = binding_site_labels(protein, min_ligand_atoms=MIN_LIGAND_ATOMS).atom.astype(np.float64)
+    return [PocketPoints(p.center, np.asarray(protein.coords)[p.atoms])
+            for p in find_pockets(protein.coords, truth, protein.atom_residue, 0.5)]
 
 
 def random_pockets(protein: Protein, seed: int) -> list[PocketPoints]:

@@ -25,7 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from finders import METHODS, VABSNET, geometric, random_draws, rescored, vabsnet_pockets  # noqa: E402
+from finders import METHODS, VABSNET, geometric, oracle_pockets, random_draws, rescored, vabsnet_pockets  # noqa: E402
 from folds import train_folds  # noqa: E402
 from redock import MAX_RESIDUES, redock_entry, setting_outcome  # noqa: E402
 
@@ -92,6 +92,8 @@ def pockets_stage(out: Path) -> None:
                 draws = [structure_successes(d, ligands) for d in random_draws(protein)]
                 methods[method] = {"seconds": (time.perf_counter() - t0) / len(draws), "pockets": 10, "draws": draws}
                 continue
+            elif method == "oracle":
+                found = oracle_pockets(protein)
             else:
                 found, _ = geometric(method, protein)
             methods[method] = {"seconds": time.perf_counter() - t0, "pockets": len(found),
