@@ -37,6 +37,31 @@ def test_single_linkage_ranking_and_boxes():
     assert find_pockets(coords, probs, residue, 0.99) == []
 
 
+def test_pocket_centre_sits_in_the_cavity_not_in_the_wall():
+    from vabsnet.pockets import cavity_center
+
+    g = np.arange(-15.0, 15.1, 3.0)
+    block = np.stack(np.meshgrid(g, g, np.arange(-15.0, 0.1, 3.0), indexing="ij"), -1).reshape(-1, 3)
+    r = np.linalg.norm(block, axis=1)
+    coords = block[r > 7.0]  # a slab of atoms 3 A apart with a hemispherical pit of radius 7 A at the origin
+    lining = np.flatnonzero(np.linalg.norm(coords, axis=1) <= 10.0)
+    probs = np.zeros(len(coords))
+    probs[lining] = 0.9
+    (pocket,) = find_pockets(coords, probs, np.arange(len(coords)), 0.5, link=3.5)
+    assert sorted(pocket.atoms.tolist()) == lining.tolist()
+    wall = coords[lining].mean(0)  # the lining atoms' own mean: 3.8 A below the pit's centre, in its wall
+    assert wall == pytest.approx([0, 0, -3.8308], abs=1e-3)
+    assert np.linalg.norm(pocket.center) < 0.5  # the accessible points' centre: where a ligand would sit
+    radii = np.full(len(coords), 1.7)
+    assert cavity_center(coords, radii, lining, probs[lining]) == pytest.approx(pocket.center)
+    # the box is centred there and still holds every lining atom plus the margin
+    assert (np.abs(coords[lining] - pocket.center) <= pocket.size / 2 - 4.0 + 1e-9).all()
+    # atoms with no accessible point (inside a closed shell of others) fall back to their own mean
+    shell = 3.0 * np.array([[1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1.0]])
+    buried = np.concatenate([np.zeros((1, 3)), shell, 2 * shell])
+    assert cavity_center(buried, np.full(13, 1.7), np.array([0]), np.array([1.0])) == pytest.approx([0, 0, 0])
+
+
 def test_csv_names_residues_like_p2rank():
     protein = load_structure(entry("1AFS").path).select_chain("A")
     atoms = np.flatnonzero(protein.atom_residue < 3)

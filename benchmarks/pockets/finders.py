@@ -75,7 +75,7 @@ def oracle_pockets(protein: Protein) -> list[PocketPoints]:
 
     truth = binding_site_labels(protein, min_ligand_atoms=MIN_LIGAND_ATOMS).atom.astype(np.float64)
     return [PocketPoints(p.center, np.asarray(protein.coords)[p.atoms])
-            for p in find_pockets(protein.coords, truth, protein.atom_residue, 0.5)]
+            for p in find_pockets(protein.coords, truth, protein.atom_residue, 0.5, elements=protein.element)]
 
 
 def random_pockets(protein: Protein, seed: int) -> list[PocketPoints]:

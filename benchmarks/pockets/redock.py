@@ -96,6 +96,7 @@ def redock_entry(protein: Protein, pockets: list[dict] | None, work: Path, cpu: 
                                      "rmsd": [round(r, 3) for r in rmsd],
                                      "size": [round(float(x), 1) for x in box.size]}
         atomic_write_json(path, result, indent=1)
+    atomic_write_json(path, result, indent=1)  # also when no box was left to run (e.g. the pocket count)
     return result
 
 

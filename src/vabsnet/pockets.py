@@ -5,8 +5,10 @@ or above the run's decision threshold (``calibration.json``: max pooled F1 on th
 ``--min-probability``) are linked when closer than ``link`` Angstrom (single linkage: a KD-tree finds the
 pairs, connected components are the clusters; never a dense distance matrix). A cluster of at least
 ``min_atoms`` atoms is a pocket; pockets are ranked by summed atom probability (``score``). Per pocket:
-``probability`` (mean atom probability), centre (probability-weighted mean of its atoms), and a docking box
-(the atoms' extent plus ``margin`` on each side, at least ``min_box`` per axis).
+``probability`` (mean atom probability), centre (the probability-weighted mean of its atoms' solvent-
+accessible points: in the cavity the atoms line, where a ligand sits, as P2Rank centres pockets on surface
+points; the mean of the atoms themselves lies in the protein wall), and a docking box on that centre that
+holds every pocket atom plus ``margin`` on each side, at least ``min_box`` per axis.
 
 Outputs per chain (P2Rank's ``predictions.csv`` convention, one file per chain):
 ``DIR/<entry>_<chain>_pockets.csv`` with ``rank, score, probability, center_x/y/z, size_x/y/z, atoms,
@@ -29,7 +31,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from vabsnet.atomic import atomic_write_text
-from vabsnet.constants import MAX_CHAIN_RESIDUES
+from vabsnet.constants import MAX_CHAIN_RESIDUES, SASA_PROBE_RADIUS, SASA_RADII
 from vabsnet.data.batch import Batch, split_rows
 from vabsnet.errors import VabsnetError
 from vabsnet.inference import ATOM_BUDGET, ChainJob, FilesSummary, run_files
@@ -46,16 +48,49 @@ class Pocket:
     rank: int  # 1 = highest score
     score: float  # summed atom probability
     probability: float  # mean atom probability
-    center: np.ndarray  # [3] probability-weighted centroid
+    center: np.ndarray  # [3] probability-weighted centre of the atoms' solvent-accessible points
     size: np.ndarray  # [3] docking box edge lengths
     atoms: np.ndarray  # [n] indices into the chain's atoms
     residues: np.ndarray  # [m] indices into the chain's residues, sorted
 
 
+def _sphere(n: int) -> np.ndarray:
+    """``[2n, 3]`` near-uniform unit vectors: a golden spiral on the upper half and its mirror image through
+    the origin, so a centrally symmetric set of atoms gets a centrally symmetric set of points."""
+    i = np.arange(n) + 0.5
+    polar, azimuth = np.arccos(1.0 - i / n), np.pi * (1.0 + 5.0 ** 0.5) * i
+    half = np.stack([np.cos(azimuth) * np.sin(polar), np.sin(azimuth) * np.sin(polar), np.cos(polar)], 1)
+    return np.concatenate([half, -half])
+
+
+SPHERE = _sphere(32)
+
+
+def cavity_center(coords: np.ndarray, radii: np.ndarray, atoms: np.ndarray, weights: np.ndarray,
+                  probe: float = SASA_PROBE_RADIUS) -> np.ndarray:
+    """``[3]``: the weighted mean of the solvent-accessible points of ``atoms`` (points at vdW radius + probe
+    around each, kept when no atom of ``coords [A, 3]`` is nearer than its own radius + probe): where a
+    ligand sits against those atoms, not inside the protein wall they form. The atoms' weighted mean when
+    none of their points is accessible."""
+    shell = radii[atoms, None, None] + probe  # [n, 1, 1]
+    points = (coords[atoms, None, :] + shell * SPHERE[None]).reshape(-1, 3)  # [n * 64, 3]
+    w = np.repeat(weights, len(SPHERE))
+    dist, near = cKDTree(coords).query(points, k=min(8, len(coords)))
+    dist, near = dist.reshape(len(points), -1), near.reshape(len(points), -1)
+    free = (dist >= radii[near] + probe - 1e-6).all(1)
+    if not free.any():
+        return (weights[:, None] * coords[atoms]).sum(0) / weights.sum()
+    return (w[free, None] * points[free]).sum(0) / w[free].sum()
+
+
 def find_pockets(coords: np.ndarray, probs: np.ndarray, atom_residue: np.ndarray, threshold: float, *,
-                 link: float = 3.0, min_atoms: int = 5, margin: float = 4.0, min_box: float = 12.0) -> list[Pocket]:
-    """Pockets of one chain: ``coords [A, 3]``, ``probs [A]``, ``atom_residue [A]``; see the module text."""
+                 link: float = 3.0, min_atoms: int = 5, margin: float = 4.0, min_box: float = 12.0,
+                 elements: np.ndarray | None = None) -> list[Pocket]:
+    """Pockets of one chain: ``coords [A, 3]``, ``probs [A]``, ``atom_residue [A]``, ``elements [A]`` (for the
+    radii of :func:`cavity_center`; carbon's when absent); see the module text."""
     coords, probs = np.asarray(coords, np.float64), np.asarray(probs, np.float64)
+    radii = np.array([SASA_RADII.get(str(e), 1.8) for e in elements]) if elements is not None \
+        else np.full(len(coords), SASA_RADII["C"])
     chosen = np.flatnonzero(probs >= threshold)
     if len(chosen) < max(min_atoms, 1):
         return []
@@ -68,9 +103,10 @@ def find_pockets(coords: np.ndarray, probs: np.ndarray, atom_residue: np.ndarray
         if len(atoms) < min_atoms:
             continue
         p, xyz = probs[atoms], coords[atoms]
-        extent = xyz.max(0) - xyz.min(0)
-        found.append((float(p.sum()), float(p.mean()), (p[:, None] * xyz).sum(0) / p.sum(),
-                      np.maximum(extent + 2 * margin, min_box), atoms, np.unique(atom_residue[atoms])))
+        center = cavity_center(coords, radii, atoms, p)
+        reach = 2 * np.abs(xyz - center).max(0)  # a box on the centre that holds every pocket atom
+        found.append((float(p.sum()), float(p.mean()), center, np.maximum(reach + 2 * margin, min_box), atoms,
+                      np.unique(atom_residue[atoms])))
     found.sort(key=lambda f: (-f[0], int(f[4][0])))
     return [Pocket(i + 1, *f) for i, f in enumerate(found)]
 
@@ -147,7 +183,7 @@ class PocketFinder:
             p = job.protein
             cut = atom_threshold(atom_probs, self.threshold, self.top_fraction)
             write(job, find_pockets(p.coords, atom_probs, p.atom_residue, cut, link=self.link,
-                                    min_atoms=self.min_atoms), residue_probs, atom_probs)
+                                    min_atoms=self.min_atoms, elements=p.element), residue_probs, atom_probs)
 
         with torch.no_grad():
             return run_files(inputs, out, self.config.encoder, self._compute, found, device=self.device,
@@ -174,5 +210,5 @@ def pocket_files(run: str | Path, inputs: Sequence[str | Path], out: str | Path,
     return summary, finder.threshold
 
 
-__all__ = ["CSV_HEADER", "Pocket", "PocketFinder", "atom_threshold", "find_pockets", "pocket_files", "pockets_csv",
-           "pockets_pdb"]
+__all__ = ["CSV_HEADER", "Pocket", "PocketFinder", "atom_threshold", "cavity_center", "find_pockets", "pocket_files",
+           "pockets_csv", "pockets_pdb"]
