@@ -85,7 +85,6 @@ def test_crystal_ligand_by_name_keeps_the_crystal_pose_and_ccd_bond_orders():
 
 def test_crystal_ligand_by_graph_when_names_differ_and_rmsd_is_symmetry_aware():
     from rdkit import Chem
-    from rdkit.Chem import rdMolAlign
 
     from vabsnet.dock import crystal_ligand, pose_rmsd
 
@@ -107,7 +106,6 @@ def test_crystal_ligand_by_graph_when_names_differ_and_rmsd_is_symmetry_aware():
         swapped.GetConformer().SetAtomPosition(i, xyz[j].tolist())
     assert naive[mate] > 3.0
     assert pose_rmsd(swapped, mol) == pytest.approx(0.0, abs=0.05)
-    assert rdMolAlign.CalcRMS(swapped, mol) == pytest.approx(pose_rmsd(swapped, mol))
 
 
 def test_crystal_ligand_errors_name_the_ligand():

@@ -27,12 +27,12 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from finders import METHODS, VABSNET, geometric, oracle_pockets, random_draws, rescored, vabsnet_pockets  # noqa: E402
 from folds import train_folds  # noqa: E402
-from redock import MAX_RESIDUES, redock_entry, setting_outcome  # noqa: E402
+from redock import redock_entry, setting_outcome  # noqa: E402
 
 from vabsnet.atomic import atomic_write_json, atomic_write_text  # noqa: E402
-from vabsnet.corpus import bundled  # noqa: E402
+from vabsnet.corpus import entry  # noqa: E402
 from vabsnet.demo.run import Budget  # noqa: E402
-from vabsnet.dock import box_around  # noqa: E402
+from vabsnet.dock import Box, box_around  # noqa: E402
 from vabsnet.pocket_eval import benchmark_ligands, structure_successes, success_rates  # noqa: E402
 from vabsnet.structure import load_structure  # noqa: E402
 
@@ -44,11 +44,10 @@ SETTINGS = ("crystal", "top1", "top3", "pocketeer-top1", "blind")
 def entries(out: Path) -> list[tuple[str, Path, int]]:
     """``(entry, file, fold)`` of every ligand-bound entry, the fold being the one that holds it out."""
     info = json.loads((out / "folds.json").read_text())
-    files = {load_structure(p).name: p for p in bundled()}
     found = []
-    for name in info["ligand_entries"]:
+    for name in info["ligand_entries"]:  # bundled entry ids are the structures' names (file stems)
         fold = [k for k, s in enumerate(info["splits"]) if any(x.split("/")[0] == name for x in s["test"])]
-        found.append((name, files[name], fold[0]))
+        found.append((name, entry(name).path, fold[0]))
     return found
 
 
@@ -61,63 +60,80 @@ def pockets_stage(out: Path) -> None:
         dest = out / "pockets" / f"{name}.json"
         run = out / f"fold{fold}" / "finetune-span"
         row = json.loads(dest.read_text()) if dest.exists() else {}
-        todo = [m for m in METHODS if m not in row.get("methods", {})]
+        todo = [m for m in METHODS if m not in row.get("methods", {})
+                or (m == "pocketeer" and "pocketeer_box" not in row)]  # rows written before the box was kept
         if not todo or not (run / "metrics.json").exists():  # done, or its fold is still training
             continue
-        protein = load_structure(path)
-        found_ligands = benchmark_ligands(protein)
-        ligands = [lig.coords for lig in found_ligands]
-        row.update(fold=fold, residues=protein.num_residues, ligands=[lig.name for lig in found_ligands])
-        methods = row.setdefault("methods", {})
-        atom_probs = None
-        for method in todo:
-            t0 = time.perf_counter()
-            if method in VABSNET:
-                key = (fold, method)
-                if key not in finders:
-                    finders[key] = PocketFinder(run, device="cpu", top_fraction=VABSNET[method])
-                t0 = time.perf_counter()
-                found, boxes, atom_probs = vabsnet_pockets(finders[key], path, out / "pockets" / "work")
-                if method == "vabsnet":
-                    row["vabsnet_boxes"] = boxes[:3]
-            elif method == "pocketeer+vabsnet":
-                if atom_probs is None:  # the calibrated finder's pass gives the atom probabilities
-                    finder = finders.setdefault((fold, "vabsnet"), PocketFinder(run, device="cpu"))
-                    _, _, atom_probs = vabsnet_pockets(finder, path, out / "pockets" / "work")
-                t0 = time.perf_counter()
-                found, _ = geometric("pocketeer", protein)
-                found = rescored(found, *atom_probs) if atom_probs is not None else found
-                t0 -= methods["vabsnet"]["seconds"]  # cost: pocketeer plus vabsnet's forward pass
-            elif method == "random":
-                draws = [structure_successes(d, ligands) for d in random_draws(protein)]
-                methods[method] = {"seconds": (time.perf_counter() - t0) / len(draws), "pockets": 10, "draws": draws}
-                continue
-            elif method == "oracle":
-                found = oracle_pockets(protein)
-            else:
-                found, _ = geometric(method, protein)
-            methods[method] = {"seconds": time.perf_counter() - t0, "pockets": len(found),
-                               **structure_successes(found, ligands)}
+        _fill_row(row, todo, path, fold, run, out / "pockets" / "work", finders)
         atomic_write_json(dest, row, indent=1)
-        print(f"{name}: fold {fold}, {len(ligands)} ligands; found at DCA top-(n+2): " + ", ".join(
-            f"{m} {sum(methods[m]['dca_topn2'])}" for m in METHODS if m != "random"), flush=True)
+        print(f"{name}: fold {fold}, {len(row['ligands'])} ligands; found at DCA top-(n+2): " + ", ".join(
+            f"{m} {sum(row['methods'][m]['dca_topn2'])}" for m in METHODS if m != "random"), flush=True)
+
+
+def _fill_row(row: dict, todo: list[str], path: Path, fold: int, run: Path, work: Path, finders: dict) -> None:
+    """Run the finders of ``todo`` on one structure and put their pockets' successes into ``row``."""
+    from vabsnet.pockets import PocketFinder
+
+    protein = load_structure(path)
+    found_ligands = benchmark_ligands(protein)
+    ligands = [lig.coords for lig in found_ligands]
+    row.update(fold=fold, residues=protein.num_residues, ligands=[lig.name for lig in found_ligands])
+    methods = row.setdefault("methods", {})
+    atom_probs, geometric_found = None, {}
+
+    def finder(variant: str) -> PocketFinder:
+        if (fold, variant) not in finders:  # one model load per fold and variant
+            finders[(fold, variant)] = PocketFinder(run, device="cpu", top_fraction=VABSNET[variant])
+        return finders[(fold, variant)]
+
+    def geometric_once(method: str) -> tuple[list, float]:
+        if method not in geometric_found:  # pocketeer serves its own row and the re-ranked one
+            geometric_found[method] = geometric(method, protein)
+        return geometric_found[method]
+
+    for method in todo:
+        t0 = time.perf_counter()
+        if method in VABSNET:
+            vabsnet_finder = finder(method)
+            t0 = time.perf_counter()  # the model load is not part of the cost
+            found, boxes, atom_probs = vabsnet_pockets(vabsnet_finder, path, work)
+            seconds = time.perf_counter() - t0
+            if method == "vabsnet":
+                row["vabsnet_boxes"] = boxes[:3]
+        elif method == "pocketeer+vabsnet":
+            if atom_probs is None:  # the calibrated finder's pass gives the atom probabilities
+                _, _, atom_probs = vabsnet_pockets(finder("vabsnet"), path, work)
+            found, seconds = geometric_once("pocketeer")
+            t0 = time.perf_counter()
+            found = rescored(found, *atom_probs) if atom_probs is not None else found
+            seconds += time.perf_counter() - t0 + methods["vabsnet"]["seconds"]  # with vabsnet's pass
+        elif method == "random":
+            draws = [structure_successes(d, ligands) for d in random_draws(protein)]
+            methods[method] = {"seconds": (time.perf_counter() - t0) / len(draws), "pockets": 10, "draws": draws}
+            continue
+        elif method == "oracle":
+            found = oracle_pockets(protein)
+            seconds = time.perf_counter() - t0
+        else:
+            found, seconds = geometric_once(method)
+            if method == "pocketeer":  # its best pocket's box, for the comparison redock
+                box = box_around(found[0].points, "pocketeer1", margin=4.0) if found else None
+                row["pocketeer_box"] = box and {"center": box.center.tolist(), "size": box.size.tolist()}
+        methods[method] = {"seconds": seconds, "pockets": len(found), **structure_successes(found, ligands)}
 
 
 def redock_stage(out: Path, fixed_only: bool, cpu: int) -> None:
     for name, path, _ in entries(out):
         pockets_file = out / "pockets" / f"{name}.json"
-        pockets = None
+        pockets, extra = None, []
         if not fixed_only:
             if not pockets_file.exists():
                 print(f"{name}: no pockets yet (its fold is training, or run the pockets stage)", flush=True)
                 continue
-            pockets = json.loads(pockets_file.read_text())["vabsnet_boxes"]
-        protein = load_structure(path)
-        extra = []
-        if not fixed_only and protein.num_residues <= MAX_RESIDUES:  # the geometric finder's best box, to compare
-            found, _ = geometric("pocketeer", protein)
-            extra = [box_around(found[0].points, "pocketeer1", margin=4.0)] if found else []
-        result = redock_entry(protein, pockets, out / "redock" / name, cpu=cpu, extra=extra)
+            row = json.loads(pockets_file.read_text())
+            pockets, box = row["vabsnet_boxes"], row.get("pocketeer_box")
+            extra = [Box("pocketeer1", np.asarray(box["center"]), np.asarray(box["size"]))] if box else []
+        result = redock_entry(load_structure(path), pockets, out / "redock" / name, cpu=cpu, extra=extra)
         tops = {b: (r["rmsd"][0], r["seconds"]) for b, r in result.get("boxes", {}).items()}
         print(f"{name}: {result.get('skipped') or result.get('ligand')} {tops}", flush=True)
 
@@ -141,11 +157,11 @@ def tables_stage(out: Path) -> dict:
     results = {p.parent.name: json.loads(p.read_text()) for p in sorted((out / "redock").glob("*/result.json"))}
     for s in SETTINGS:
         outcomes = []
-        for entry, r in results.items():
+        for key, r in results.items():
             o = setting_outcome(r, s)
             finder = {"top1": "vabsnet", "top3": "vabsnet", "pocketeer-top1": "pocketeer"}.get(s)
-            if o is not None and finder and entry in rows:  # finding the pockets is part of the cost
-                o = (o[0], o[1], o[2] + rows[entry]["methods"][finder]["seconds"])
+            if o is not None and finder and key in rows:  # finding the pockets is part of the cost
+                o = (o[0], o[1], o[2] + rows[key]["methods"][finder]["seconds"])
             if o is not None:
                 outcomes.append(o)
         redock[s] = {"complexes": len(outcomes), "success_top_pose": float(np.mean([o[0] for o in outcomes]))

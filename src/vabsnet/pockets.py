@@ -36,6 +36,7 @@ from vabsnet.data.batch import Batch, split_rows
 from vabsnet.errors import VabsnetError
 from vabsnet.inference import ATOM_BUDGET, ChainJob, FilesSummary, run_files
 from vabsnet.structure.protein import Protein
+from vabsnet.structure.targets import vdw_radii
 from vabsnet.structure.write import to_pdb
 from vabsnet.train.engine import autocast
 from vabsnet.train.evaluate import load_model, resolve_device
@@ -89,8 +90,7 @@ def find_pockets(coords: np.ndarray, probs: np.ndarray, atom_residue: np.ndarray
     """Pockets of one chain: ``coords [A, 3]``, ``probs [A]``, ``atom_residue [A]``, ``elements [A]`` (for the
     radii of :func:`cavity_center`; carbon's when absent); see the module text."""
     coords, probs = np.asarray(coords, np.float64), np.asarray(probs, np.float64)
-    radii = np.array([SASA_RADII.get(str(e), 1.8) for e in elements]) if elements is not None \
-        else np.full(len(coords), SASA_RADII["C"])
+    radii = vdw_radii(elements) if elements is not None else np.full(len(coords), SASA_RADII["C"])
     chosen = np.flatnonzero(probs >= threshold)
     if len(chosen) < max(min_atoms, 1):
         return []

@@ -91,6 +91,12 @@ def torsion_angles(protein: Protein) -> Torsions:
     return Torsions(angles.astype(np.float32), sin_cos.astype(np.float32), ok)
 
 
+def vdw_radii(elements: np.ndarray) -> np.ndarray:
+    """``[A]`` van der Waals radii of the solvent-accessibility model (N 1.6, C 1.7, O 1.4, S 1.8, Se 1.9;
+    1.8 for any other element), in Angstrom."""
+    return np.array([SASA_RADII.get(str(e), 1.8) for e in elements], dtype=np.float64)
+
+
 def atom_sasa(protein: Protein, *, probe_radius: float = SASA_PROBE_RADIUS, points: int = 200) -> np.ndarray:
     """``[A]`` solvent-accessible surface area per heavy atom, in square Angstrom.
 
@@ -102,6 +108,6 @@ def atom_sasa(protein: Protein, *, probe_radius: float = SASA_PROBE_RADIUS, poin
     atoms = struc.AtomArray(protein.num_atoms)
     atoms.coord = protein.coords.copy()
     atoms.element = protein.element.copy()
-    radii = np.array([SASA_RADII.get(e, 1.8) for e in protein.element], dtype=np.float32)
+    radii = vdw_radii(protein.element).astype(np.float32)
     sasa = struc.sasa(atoms, probe_radius=probe_radius, point_number=points, vdw_radii=radii)
     return np.nan_to_num(sasa).astype(np.float32)
