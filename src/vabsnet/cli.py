@@ -98,7 +98,7 @@ def _headline(result: dict) -> str:
 
 
 def _finetune(args: argparse.Namespace) -> int:
-    from vabsnet.train.finetune import finetune, recipe
+    from vabsnet.train.finetune import finetune
     from vabsnet.train.pretrain import set_threads
 
     set_threads()
@@ -108,12 +108,8 @@ def _finetune(args: argparse.Namespace) -> int:
              "train.precision": args.precision, "train.max_steps": args.max_steps}
     config = _config(args, **flags)
     given = {k for k, v in flags.items() if v is not None} | set(_parse_overrides(args.set or []))
-    schedule = {k: v for k, v in recipe(config).items() if k not in given}  # type: ignore[arg-type]
-    config = config.override(**schedule)  # type: ignore[attr-defined]
-    if schedule and not args.quiet:
-        print("task schedule: " + ", ".join(f"{k}={v:g}" for k, v in schedule.items()), flush=True)
     result = finetune(args.store, args.out, config, init=args.init, devices=args.devices,  # type: ignore[arg-type]
-                      accelerator=args.accelerator, progress=not args.quiet)
+                      accelerator=args.accelerator, progress=not args.quiet, given=given)
     if result:  # rank 0
         print(f"{args.out}/metrics.json (test, {result['proteins']} proteins): {_headline(result)}")
     return 0
@@ -188,7 +184,8 @@ def _embed(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from vabsnet.demo import run_demo
 
-    run_demo(args.out, args.budget, progress=not args.quiet, workers=args.workers, ablations=args.ablations)
+    run_demo(args.out, args.budget, progress=not args.quiet, workers=args.workers, ablations=args.ablations,
+             jobs=args.jobs)
     return 0
 
 
@@ -269,8 +266,10 @@ def build_parser() -> argparse.ArgumentParser:
                        "sites from each and from scratch, report")
     p.add_argument("--out", default="runs/demo")
     p.add_argument("--budget", choices=["small", "full"], default="small",
-                   help="small: under 15 minutes on 2 CPU cores; full: longer runs, 5 seeds")
+                   help="small: about 10 minutes on 2 CPU cores; full: longer runs, 5 seeds")
     p.add_argument("--workers", type=int, default=2, help="processes for preparing the corpus")
+    p.add_argument("--jobs", type=int, help="training runs at once, each in its own process with cores/jobs "
+                   "threads (default: 2 on a machine with 2 or more cores; 1 shows step bars)")
     p.add_argument("--ablations", action="store_true",
                    help="also span with the reference code's dense distance loss and with raw-SASA L1 (longer)")
     p.add_argument("--quiet", action="store_true")

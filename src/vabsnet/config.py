@@ -107,10 +107,22 @@ class TaskConfig:
     name: str = "binding-site"
     freeze_encoder: bool = False
     eval_every: int = 25  # optimizer steps between validation passes (model selection)
+    # fine-tuning length when train.max_steps is not given: epochs over the task's train chains
+    epochs: float = 10.0
+    patience: int = 0  # validation passes without improvement before training stops (0: never stops early)
+    # head-first phase (LP-FT): steps fitting the head on frozen, standardised readouts before training end
+    # to end (0: none; the head still gets its standardisation)
+    probe_steps: int = 300
+    probe_lr: float = 1e-3
+    head_lr_mult: float = 10.0  # end-to-end phase: the head's learning rate is train.lr times this
 
     def validate(self) -> None:
         if self.eval_every < 1:
             raise ValueError("task.eval_every must be >= 1 (optimizer steps between validation passes)")
+        if self.epochs <= 0 or self.patience < 0 or self.probe_steps < 0 or self.probe_lr <= 0:
+            raise ValueError("task.epochs and task.probe_lr must be > 0, task.patience and task.probe_steps >= 0")
+        if self.head_lr_mult <= 0:
+            raise ValueError("task.head_lr_mult must be > 0")
 
 
 def task_section(task: TaskConfig) -> TaskConfig:

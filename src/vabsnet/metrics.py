@@ -175,3 +175,26 @@ def binary_report(per_protein: list[tuple[np.ndarray, np.ndarray]], threshold: f
     pooled = {"auroc": auroc(s_all, y_all), "auprc": auprc(s_all, y_all),
               **threshold_metrics(s_all, y_all, threshold)}
     return {"per_protein_mean": mean, "pooled": pooled, "threshold": threshold, "proteins": len(per_protein)}
+
+
+
+def score_spread(scores: list[np.ndarray], targets: list[np.ndarray], level: str) -> dict[str, float]:
+    """How far a model's scores move away from the label prior, so a prior-only model shows at a glance.
+
+    ``scores``/``targets``: per protein, ``[T]`` term scores (``level="protein"``) or ``[R]`` residue scores
+    (``level="residue"``). Returns ``base_rate`` (mean target), ``max_score``, ``mean_score`` and
+    ``score_sd``: per protein, the sd of each term's score across proteins, averaged over terms; per residue,
+    the sd over all residues. A model that outputs its training prior has ``score_sd`` near 0.
+    """
+    if level not in ("protein", "residue"):
+        raise ValueError(f"level must be 'protein' or 'residue', not {level!r}")
+    if not scores:
+        return {"base_rate": math.nan, "max_score": math.nan, "mean_score": math.nan, "score_sd": math.nan}
+    flat = np.concatenate([np.ravel(s) for s in scores]).astype(np.float64)
+    _finite(flat)
+    base = float(np.mean(np.concatenate([np.ravel(t) for t in targets]).astype(np.float64)))
+    if level == "protein":
+        sd = float(np.stack(scores).astype(np.float64).std(axis=0).mean())
+    else:
+        sd = float(flat.std())
+    return {"base_rate": base, "max_score": float(flat.max()), "mean_score": float(flat.mean()), "score_sd": sd}

@@ -14,7 +14,15 @@ from vabsnet.data.splits import search_sequences
 from vabsnet.data.store import Store
 from vabsnet.metrics import auprc_micro, fmax
 from vabsnet.tasks.annotations import deepfri_id
-from vabsnet.tasks.baselines import naive_scores, run_baselines, task_splits, transfer_scores
+from vabsnet.tasks.baselines import (
+    STRENGTHS,
+    composition,
+    logistic_fit,
+    naive_scores,
+    run_baselines,
+    task_splits,
+    transfer_scores,
+)
 from vabsnet.tasks.function import FunctionConfig
 
 MF = {"1HVR-A": "GO:3", "1FKI-A": "GO:1,GO:2", "1FKI-B": "GO:1", "4CUP-A": "GO:1", "1GBT-A": "GO:2",
@@ -84,3 +92,28 @@ def test_baselines_use_the_task_chains_and_each_cutoff(bench, unlabelled, test_c
     at30 = np.array([c != "1HVR-B" for c in order])
     assert naive["0.3"]["fmax"] == pytest.approx(fmax(s[at30], y[at30]))
     assert result["transfer"]["0.95"]["fmax"] > result["transfer"]["0.3"]["fmax"]  # 1HVR-B is found exactly
+
+
+def test_composition_by_hand():
+    np.testing.assert_allclose(composition("AAGX")[[0, 7]], [0.5, 0.25])  # X counts in no column
+    assert composition("AAGX").sum() == pytest.approx(0.75)
+
+
+def test_logistic_fit_matches_scikit_learn():
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 5))
+    y = (x @ np.array([1.0, -2.0, 0.5, 0.0, 0.0]) + rng.normal(size=200) > 0.3).astype(float)[:, None]
+    l2 = 0.05
+    w, b = logistic_fit(x, y, l2, iterations=500)
+    ref = LogisticRegression(C=1.0 / (l2 * len(x)), tol=1e-10, max_iter=5000).fit(x, y[:, 0])
+    np.testing.assert_allclose(w[:, 0], ref.coef_[0], atol=2e-4)
+    assert b[0] == pytest.approx(ref.intercept_[0], abs=2e-4)
+
+
+def test_composition_row_in_the_baselines(bench):
+    store, folder = bench
+    result = run_baselines(store, FunctionConfig(name="go-mf", labels=str(folder), unlabelled="skip"))
+    assert result["composition_l2"] in STRENGTHS
+    assert result["composition"]["0.95"]["proteins"] == result["naive"]["0.95"]["proteins"]

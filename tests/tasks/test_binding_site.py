@@ -162,10 +162,10 @@ def test_init_at_other_knn_sizes_and_the_task_schedule(store, tmp_path, capsys):
     saved = json.loads((run / "config.json").read_text())
     assert (saved["encoder"]["k_atom"], saved["encoder"]["k_res"], saved["train"]["lr"]) == (20, 24, 1e-4)
     # official schedules on the paper preset; a rate given by the user wins over the task's
-    assert recipe(preset("paper")) == {"train.lr": 1e-5, "train.warmup_steps": 10_000, "train.max_steps": 100_000,
+    assert recipe(preset("paper"), 10) == {"train.lr": 1e-5, "train.warmup_steps": 10_000, "train.max_steps": 100_000,
                                        "encoder.k_atom": 30, "encoder.k_res": 30}
-    assert recipe(preset("paper").override(**{"task.name": "ec"}))["train.lr"] == 5e-5
-    assert recipe(preset("base").override(**{"task.name": "go-mf"}))["train.lr"] == pytest.approx(2.5e-4)
+    assert recipe(preset("paper").override(**{"task.name": "ec"}), 10)["train.lr"] == 5e-5
+    assert recipe(preset("base").override(**{"task.name": "go-mf"}), 10)["train.lr"] == pytest.approx(2.5e-4)
 
 
 def test_augmentation_masks_a_fifth_of_residues_and_keeps_their_atoms(corpus_path):

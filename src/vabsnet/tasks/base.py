@@ -14,6 +14,7 @@ from vabsnet.config import Config, TaskConfig
 from vabsnet.data.batch import Batch
 from vabsnet.data.store import Store
 from vabsnet.errors import VabsnetError
+from vabsnet.model.heads import TaskHead
 from vabsnet.model.outputs import EncoderOutput
 from vabsnet.structure.protein import Protein
 from vabsnet.tasks.augment import Augmented
@@ -72,11 +73,31 @@ class Task:
 
     collate = staticmethod(collate_labelled)
 
-    def head(self, dim: int, layers: int) -> nn.Module:
+    def readout_dim(self, dim: int, layers: int) -> int:
+        """Width of :meth:`readout`'s rows for an encoder of width ``dim`` and ``layers`` layers."""
         raise NotImplementedError
 
-    def logits(self, head: nn.Module, out: EncoderOutput, batch: Batch) -> torch.Tensor:
+    def readout(self, out: EncoderOutput, batch: Batch) -> torch.Tensor:
+        """What the head reads: ``[rows, F]``, one row per target row (per atom for atom-level labels, per
+        protein for protein-level ones), float32."""
         raise NotImplementedError
+
+    def head_body(self, features: int, dim: int) -> nn.Module:
+        """The trainable part of the head: ``[rows, features]`` standardised readouts -> logits."""
+        raise NotImplementedError
+
+    def head(self, dim: int, layers: int) -> TaskHead:
+        """:class:`TaskHead`: fixed standardisation of the readout (fitted by fine-tuning's head-first
+        phase on the training readouts), then :meth:`head_body`."""
+        features = self.readout_dim(dim, layers)
+        return TaskHead(features, self.head_body(features, dim))
+
+    def head_logits(self, head: nn.Module, features: torch.Tensor) -> torch.Tensor:
+        """Logits from readout rows (the shape :meth:`loss` takes)."""
+        return head(features).float()
+
+    def logits(self, head: nn.Module, out: EncoderOutput, batch: Batch) -> torch.Tensor:
+        return self.head_logits(head, self.readout(out, batch))
 
     def loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError

@@ -93,15 +93,21 @@ class BindingSiteTask(Task):
             return None
         return mask_residues_keep_atoms(protein, self.config.augment, self.config.augment_noise, rng)
 
-    def head(self, dim: int, layers: int) -> nn.Module:
-        head = ClsHead(dim, 1)
+    def readout_dim(self, dim: int, layers: int) -> int:
+        return dim
+
+    def readout(self, out: EncoderOutput, batch: Batch) -> torch.Tensor:
+        return out.atom.float()  # [A, D]
+
+    def head_body(self, features: int, dim: int) -> nn.Module:
+        body = ClsHead(features, 1, hidden=dim)
         # Start at the base rate instead of p = 0.5: few residues bind a ligand, and a head that
         # first has to learn the prior spends its first steps doing only that.
-        nn.init.constant_(head[-1].bias, math.log(PRIOR / (1.0 - PRIOR)))
-        return head
+        nn.init.constant_(body[-1].bias, math.log(PRIOR / (1.0 - PRIOR)))
+        return body
 
-    def logits(self, head: nn.Module, out: EncoderOutput, batch: Batch) -> torch.Tensor:
-        return head(out.atom).squeeze(-1).float()  # [A]
+    def head_logits(self, head: nn.Module, features: torch.Tensor) -> torch.Tensor:
+        return head(features).squeeze(-1).float()  # [A]
 
     def loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return F.binary_cross_entropy_with_logits(logits, target)

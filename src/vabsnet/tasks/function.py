@@ -1,7 +1,8 @@
 """Function prediction (spec section 5.1): EC numbers and GO terms as multi-label classification.
 
-The readout is the virtual node's state after every layer, concatenated (``[B, L*D]``), through a
-two-layer head to one logit per term. Labels come from a DeepFRI / TorchDrug dataset folder
+The readout is the virtual node's state after every layer, concatenated, beside the mean residue and mean atom
+states (``[B, (L+2)*D]``), standardised with statistics of the training readouts, through a two-layer head
+to one logit per term. Labels come from a DeepFRI / TorchDrug dataset folder
 (``task.labels``; see :mod:`vabsnet.tasks.annotations`) or, for ``ec`` without one, from the EC numbers in
 the structure headers. Loss: asymmetric loss (default) or BCE. Metrics: protein-centric Fmax and
 pair-centric micro AUPR.
@@ -73,6 +74,13 @@ class FunctionConfig(TaskConfig):
             raise ValueError("task.ec_level must be in 1..4")
         if self.unlabelled not in ("keep", "skip"):
             raise ValueError("task.unlabelled must be 'keep' (TorchDrug) or 'skip' (CAFA)")
+
+
+def mean_by(x: torch.Tensor, group: torch.Tensor, n: int) -> torch.Tensor:
+    """``x [M, D]`` rows averaged per ``group [M]`` id into ``[n, D]`` (float32)."""
+    total = torch.zeros(n, x.shape[1], device=x.device, dtype=torch.float32).index_add_(0, group, x.float())
+    count = torch.bincount(group, minlength=n).clamp_min(1).to(total.dtype)
+    return total / count[:, None]
 
 
 class FunctionTask(Task):
@@ -169,13 +177,20 @@ class FunctionTask(Task):
                              "rest train): the store split left a split without labels")
         return {s: sorted(k for k in labelled if role[cluster_of.get(k, k)] == s) for s in SPLIT_NAMES}
 
-    def head(self, dim: int, layers: int) -> nn.Module:
-        return ClsHead(dim * layers, len(self.index), hidden=dim)
+    def readout_dim(self, dim: int, layers: int) -> int:
+        return dim * (layers + 2)
 
-    def logits(self, head: nn.Module, out: EncoderOutput, batch: Batch) -> torch.Tensor:
+    def readout(self, out: EncoderOutput, batch: Batch) -> torch.Tensor:
+        """``[B, (L + 2) * D]``: the virtual node after every layer, then the mean residue (CA) state and the
+        mean atom state of each protein. The virtual node alone is nearly constant across proteins until the
+        encoder has trained (it gets no protein-specific input of its own); the means carry the protein."""
         layers, b, d = out.graph_layers.shape
-        readout = out.graph_layers.permute(1, 0, 2).reshape(b, layers * d)  # [B, L*D]
-        return head(readout).float()  # [B, T]
+        virtual = out.graph_layers.permute(1, 0, 2).reshape(b, layers * d)  # [B, L*D]
+        return torch.cat([virtual, mean_by(out.residue, batch.res_graph, b),
+                          mean_by(out.atom, batch.atom_graph, b)], dim=1).float()
+
+    def head_body(self, features: int, dim: int) -> nn.Module:
+        return ClsHead(features, len(self.index), hidden=dim)
 
     def loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         if self.config.loss == "bce":

@@ -55,10 +55,15 @@ class EngineModule(L.LightningModule):
         self.last_losses: dict[str, torch.Tensor] = {}
         self.last_eval: dict[str, float] = {}
 
+    def param_groups(self) -> list[dict]:
+        """Optimizer parameter groups; a group's ``lr`` (default ``train.lr``) is its peak rate, scaled by
+        the shared warm-up/decay schedule."""
+        return [{"params": [p for p in self.parameters() if p.requires_grad]}]
+
     def configure_optimizers(self) -> dict:
         t = self.config.train
-        params = [p for p in self.parameters() if p.requires_grad]
-        opt = torch.optim.AdamW(params, lr=t.lr, weight_decay=t.weight_decay)
+        groups = [g for g in self.param_groups() if g["params"]]
+        opt = torch.optim.AdamW(groups, lr=t.lr, weight_decay=t.weight_decay)
         sched = torch.optim.lr_scheduler.LambdaLR(opt, warmup_linear(t.warmup_steps, t.max_steps))
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 

@@ -7,6 +7,7 @@ a chain's scores never depend on the other chains in its batch.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from vabsnet.constants import ATOM_BUDGET
 from vabsnet.data.batch import atom_batches
 from vabsnet.data.store import Store
 from vabsnet.errors import VabsnetError
+from vabsnet.metrics import score_spread
 from vabsnet.model import VabsEncoder
 from vabsnet.tasks.base import Task, build_task
 from vabsnet.tasks.data import TaskDataset
@@ -82,6 +84,18 @@ def predict_split(model: FinetuneModel, task: Task, dataset: TaskDataset, precis
     return SplitScores(task, scores, targets, dataset.keys, atoms or None)
 
 
+def upgrade_state(state: dict[str, torch.Tensor], model: FinetuneModel) -> dict[str, torch.Tensor]:
+    """Weights saved before heads had a standardisation (``head.0.weight`` ...): the same head behind an
+    identity standardisation (``head.body.0.weight`` ..., mean 0, scale 1), so older runs still load and
+    predict exactly as before."""
+    if any(k.startswith("head.body.") for k in state) or not any(k.startswith("head.") for k in state):
+        return state
+    out = {(f"head.body.{k[5:]}" if k.startswith("head.") else k): v for k, v in state.items()}
+    out["head.norm.mean"] = torch.zeros_like(model.head.norm.mean)
+    out["head.norm.scale"] = torch.ones_like(model.head.norm.scale)
+    return out
+
+
 def load_model(run: str | Path, store: Store | None = None,
                device: str | torch.device = "cpu") -> tuple[FinetuneModel, Config, Task]:
     """A fine-tuned run's model (eval mode, on ``device``), config and task (bound to ``store`` when given,
@@ -94,7 +108,12 @@ def load_model(run: str | Path, store: Store | None = None,
     config = Config.load(run / CONFIG_FILE)
     task = build_task(config.task, store)
     model = FinetuneModel(config, task)
-    model.load_state_dict(load_file(str(run / MODEL_FILE)))
+    try:
+        model.load_state_dict(upgrade_state(load_file(str(run / MODEL_FILE)), model))
+    except RuntimeError as exc:
+        raise CheckpointError(f"{run / MODEL_FILE}: does not fit this version's {task.name} model (function "
+                              f"tasks read a wider readout since the fine-tuning recipe changed; fine-tune again): "
+                              f"{str(exc).splitlines()[0]}") from None
     if (run / CALIBRATION_FILE).exists():
         task.use_calibration(json.loads((run / CALIBRATION_FILE).read_text()))
     return model.to(device).eval(), config, task
@@ -110,18 +129,53 @@ def split_scores(run: str | Path, store_path: str | Path, split: str = "test", d
     return predict_split(model, task, dataset, precision)
 
 
-def evaluate(run: str | Path, store_path: str | Path, split: str = "test", write: bool = True,
-             extra: dict | None = None, device: str = "auto", precision: str = "32") -> dict:
-    """Metrics of a fine-tuned run on one split of a store (plus ``extra`` entries); writes
-    ``RUN/metrics[_split].json`` and the ROC/PR plots."""
-    out = split_scores(run, store_path, split, device, precision)
-    scores, targets = out.scores, out.targets
-    result = {"task": out.task.name, "split": split, "chains": out.chains, **out.task.metrics(scores, targets)}
-    if out.atom_pairs is not None:
-        result.update(out.task.atom_metrics(out.atom_pairs))
+def report(pred: SplitScores, split: str, run: str | Path | None = None, extra: dict | None = None) -> dict:
+    """Metrics of one split's predictions (the task's metrics, atom metrics where the task has them, and the
+    score spread: ``spread.max_score``, ``spread.score_sd`` ...), plus ``extra`` entries. With ``run``:
+    written to ``RUN/metrics.json`` (test) or ``RUN/metrics_<split>.json`` with the ROC/PR plots."""
+    task = pred.task
+    result = {"task": task.name, "split": split, "chains": pred.chains, **task.metrics(pred.scores, pred.targets)}
+    if pred.atom_pairs is not None:
+        result.update(task.atom_metrics(pred.atom_pairs))
+    result["spread"] = score_spread(pred.scores, pred.targets, task.level)
     result.update(extra or {})
-    if write:
+    if run is not None:
         name = "metrics.json" if split == "test" else f"metrics_{split}.json"
         atomic_write_json(Path(run) / name, result, indent=2)
-        plot_roc_pr(np.concatenate(scores).ravel(), np.concatenate(targets).astype(bool).ravel(), Path(run), split)
+        save_scores(Path(run) / f"scores_{split}.npz", pred)
+        plot_roc_pr(np.concatenate(pred.scores).ravel(), np.concatenate(pred.targets).astype(bool).ravel(),
+                    Path(run), split)
     return result
+
+
+def save_scores(path: Path, pred: SplitScores) -> None:
+    """Per-chain scores and targets of a split, flattened with offsets (``scores``, ``targets``, ``offsets``,
+    ``chains``), for plots and independent checks without re-running the model."""
+    sizes = [int(np.size(s)) for s in pred.scores]
+    tmp = path.with_name(f".{path.name}.tmp.npz")
+    np.savez(tmp, scores=np.concatenate([np.ravel(s) for s in pred.scores]).astype(np.float32),
+             targets=np.concatenate([np.ravel(t) for t in pred.targets]).astype(bool),
+             offsets=np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64), chains=np.array(pred.chains))
+    os.replace(tmp, path)
+
+
+def read_scores(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """(scores, targets) pooled over every chain of a ``scores_<split>.npz``."""
+    with np.load(path) as data:
+        return data["scores"], data["targets"]
+
+
+def read_chain_scores(path: str | Path) -> tuple[list[str], list[np.ndarray], list[np.ndarray]]:
+    """(chains, per-chain scores, per-chain targets) of a ``scores_<split>.npz``."""
+    with np.load(path) as data:
+        cut = data["offsets"]
+        parts = [(data["scores"][a:b], data["targets"][a:b]) for a, b in zip(cut[:-1], cut[1:], strict=True)]
+        return [str(c) for c in data["chains"]], [s for s, _ in parts], [t for _, t in parts]
+
+
+def evaluate(run: str | Path, store_path: str | Path, split: str = "test", write: bool = True,
+             extra: dict | None = None, device: str = "auto", precision: str = "32") -> dict:
+    """Metrics of a fine-tuned run (read from disk) on one split of a store (plus ``extra`` entries); writes
+    ``RUN/metrics[_split].json`` and the ROC/PR plots."""
+    out = split_scores(run, store_path, split, device, precision)
+    return report(out, split, run if write else None, extra)
