@@ -15,7 +15,18 @@ from vabsnet.train.plots import pyplot, roc_points, save_figure
 
 DOWNSTREAM = ("auroc", "auprc", "mcc", "f1", "precision", "recall", "iou",
               "pooled_auroc", "pooled_auprc", "pooled_mcc", "pooled_f1", "pooled_iou",
-              "atom_auroc", "atom_auprc", "atom_iou")
+              "atom_auroc", "atom_auprc", "atom_iou", "threshold", "max_score", "score_sd",
+              "probe_auroc", "probe_pooled_auroc", "probe_pooled_auprc")
+
+
+def _downstream(result: dict) -> dict:
+    """A fine-tuning result's figures under the demo's flat names: the test metrics, the score spread
+    (``max_score``, ``score_sd``) and the head-first probe's test metrics (``probe_*``)."""
+    out = {k: v for k, v in result.items() if not isinstance(v, dict)}
+    out.update(result.get("spread", {}))
+    out.update({f"probe_{k}": v for k, v in result.get("probe", {}).get("test", {}).items()
+                if not isinstance(v, dict)})
+    return out
 
 
 def _stats(values: list[float]) -> tuple[float, float]:
@@ -47,8 +58,9 @@ def aggregate(out: Path, pretrain: dict[str, dict], finetune: dict[str, dict[int
             "train_tail_masked_type_accuracy": training_tail_accuracy(out / f"pretrain-{mask}")}
     for strategy, by_seed in finetune.items():
         entry: dict[str, object] = {"seeds": sorted(by_seed)}
+        flat = {s: _downstream(r) for s, r in by_seed.items()}
         for key in DOWNSTREAM:
-            values = [by_seed[s].get(key) for s in sorted(by_seed)]
+            values = [flat[s].get(key) for s in sorted(by_seed)]
             entry[key], entry[f"{key}_sd"] = _stats(values)  # type: ignore[arg-type]
             entry[f"{key}_seeds"] = values
         entry["test_proteins"] = next(iter(by_seed.values()))["proteins"] if by_seed else 0
@@ -73,15 +85,17 @@ def _fmt(mean: float, sd: float) -> str:
 
 def table(nested: dict) -> str:
     head = ("| strategy | masked-type acc. (held-out) | masked-type acc. (train, last 25%) | AUROC | AUPRC | "
-            "MCC | F1 | IoU | pooled AUROC | pooled AUPRC | atom AUROC |")
+            "MCC | F1 | IoU | pooled AUROC | pooled AUPRC | atom AUROC | probe pooled AUROC | max probability | "
+            "threshold |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for strategy, bs in nested["binding_site"].items():
         pre = nested["pretrain"].get(strategy)
         cells = [strategy,
                  _fmt(pre["masked_type_accuracy"], pre["masked_type_accuracy_sd"]) if pre else "—",
                  f"{pre['train_tail_masked_type_accuracy']:.3f}" if pre else "—"]
-        cells += [_fmt(bs[k], bs[f"{k}_sd"]) for k in ("auroc", "auprc", "mcc", "f1", "iou",
-                                                         "pooled_auroc", "pooled_auprc", "atom_auroc")]
+        cells += [_fmt(bs[k], bs[f"{k}_sd"]) for k in ("auroc", "auprc", "mcc", "f1", "iou", "pooled_auroc",
+                                                         "pooled_auprc", "atom_auroc", "probe_pooled_auroc",
+                                                         "max_score", "threshold")]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -96,7 +110,7 @@ def write_report(out: Path, info: dict, pretrain: dict[str, dict], finetune: dic
     pre = nested["pretrain"]
     seeds = ", ".join(map(str, info["seeds"]))
     c = info["corpus"]
-    timings = ", ".join(f"{k} {v:.0f} s" for k, v in info["seconds"].items() if k != "total")
+    timings = ", ".join(f"{k} {v:.0f} s" for k, v in info["seconds"].items() if k not in ("total", "wall"))
     bs = nested["binding_site"]
     edges = ""
     if "span+vector-edges" in bs:
@@ -126,6 +140,11 @@ atoms); MMseqs2 clusters at 30% identity ({c['clusters']} clusters) assigned who
   residues (`calibration.json`; at the fixed 0.5 almost no residue is predicted binding at a 2.7% base rate,
   which is what made them 0.000 before; the 0.5 figures stay in each run's `metrics.json` under `at_0.5`);
   mean ± sd (n-1) over seeds {seeds}. `scratch` is random initialisation.
+- **Fine-tuning recipe** (LP-FT, `vabsnet.train.finetune`): the head is first fitted on the frozen encoder's
+  standardised atom states (`probe pooled AUROC`: that state's test figure), then encoder and head train end
+  to end (head at 10x the encoder's rate), the better state on valid kept. `max probability`: the largest
+  predicted residue probability on test (a model that learned only the base rate stays near it);
+  `threshold`: the calibrated decision threshold.
 - Rows: `span` is SMPC (spans reduced to a noised CA, 30%); `single` masks the same fraction of scattered
   single residues in exactly the same way (the clean ablation: only the spans differ); `residue` masks the
   type only and keeps the atoms (the naive bi-level baseline); `residue-only` sees only CA atoms.
@@ -138,8 +157,8 @@ atoms); MMseqs2 clusters at 30% identity ({c['clusters']} clusters) assigned who
 
 Plots: `loss_curves.png` (pre-training loss, fine-tuning loss, valid AUPRC), `masked_type_accuracy.png`,
 `roc_curves.png`. Numbers: `metrics.json`.
-Time (summed over stages, and over invocations when resumed): {info['seconds']['total']:.0f} s
-({timings}).
+Time: {info['seconds'].get('wall', math.nan):.0f} s wall with {info.get('jobs', 1)} training runs at once;
+{info['seconds']['total']:.0f} s summed over stages and over invocations when resumed ({timings}).
 """
     atomic_write_text(out / "report.md", text)
     return metrics
@@ -196,14 +215,13 @@ def plot_accuracy(out: Path, nested: dict) -> None:
 
 def plot_roc(out: Path, finetune: dict[str, dict[int, dict]]) -> None:
     """Pooled test ROC per strategy, one curve per seed."""
-    from vabsnet.train.evaluate import split_scores
+    from vabsnet.train.evaluate import read_scores
 
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(5, 4.5))
     for i, (strategy, by_seed) in enumerate(finetune.items()):
         for j, seed in enumerate(sorted(by_seed)):
-            pred = split_scores(out / f"finetune-{strategy}-seed{seed}", out / "corpus", "test")
-            scores, labels = np.concatenate(pred.scores), np.concatenate(pred.targets).astype(bool)
+            scores, labels = read_scores(out / f"finetune-{strategy}-seed{seed}" / "scores_test.npz")
             fpr, tpr, _ = roc_points(scores, labels)
             ax.plot(fpr, tpr, color=f"C{i}", lw=1, alpha=0.8,
                     label=f"{strategy} ({len(by_seed)} seeds)" if j == 0 else None)

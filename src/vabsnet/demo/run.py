@@ -9,14 +9,24 @@ that was cut off resumes from its own checkpoint):
    reference code's dense distance loss and with raw-SASA L1);
 3. measure each encoder's masked residue-type accuracy on the held-out test chains (fixed mask draws);
 4. fine-tune binding-site prediction from each encoder and from random initialisation (``scratch``) over
-   several seeds, selecting on valid and evaluating on test;
+   several seeds with the task's recipe (head first, then end to end), selecting on valid and evaluating on
+   test;
 5. write ``OUT/metrics.json``, ``OUT/report.md`` and the PNG plots (:mod:`vabsnet.demo.report`).
+
+Training runs go two at a time on a machine with two or more cores, each in its own process with half the
+threads (on 2 cores two one-thread runs do 1.5x the work of one two-thread run); runs without a dependency
+start first, and an encoder's fine-tunes start as soon as it is pre-trained. The seeds of one variant run in
+one process, so they share the frozen readouts of the head-first phase. Each finished run prints its time
+and an estimate of what is left; ``OUT/timings.json`` and ``metrics.json["info"]["seconds"]`` keep them.
 """
 
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -60,11 +70,13 @@ class Budget:
     eval_every: int  # fine-tuning steps between validation passes
     crop: int  # training window (residues), pre-training and fine-tuning alike; batch 4
     mask_draws: int = 3  # held-out masked-type accuracy: independent mask draws
+    probe_steps: int = 300  # fine-tuning's head-first phase (task.probe_steps)
 
 
 BUDGETS = {
-    "small": Budget(pretrain_steps=300, finetune_steps=80, seeds=(0, 1, 2), eval_every=20, crop=128),
-    "full": Budget(pretrain_steps=3000, finetune_steps=400, seeds=(0, 1, 2, 3, 4), eval_every=50, crop=256),
+    "small": Budget(pretrain_steps=160, finetune_steps=16, seeds=(0, 1, 2), eval_every=16, crop=128,
+                    probe_steps=100, mask_draws=2),
+    "full": Budget(pretrain_steps=1500, finetune_steps=200, seeds=(0, 1, 2, 3, 4), eval_every=50, crop=128),
 }
 
 
@@ -74,51 +86,111 @@ def pretrain_config(budget: Budget, mask: str, overrides: tuple = ()) -> Config:
                                       "data.crop_residues": budget.crop, **dict(overrides)})
 
 
-FINETUNE_LR = 1e-4  # pre-training uses tiny's 1e-3; fine-tuning at 1e-3 erases the pre-trained features
-# (measured: the spread of final residue states across a test chain fell from 0.56 to 0.025 in 80 steps)
-
-
 def finetune_config(budget: Budget, seed: int, overrides: tuple = ()) -> Config:
+    """The run's own settings; ``finetune`` applies the task's recipe (learning rate, warm-up) to the rest."""
     encoder = {k: v for k, v in overrides if k.startswith(("encoder.", "task."))}
     return preset("tiny").override(**{"task.name": "binding-site", "train.max_steps": budget.finetune_steps,
                                       "train.seed": seed, "task.eval_every": budget.eval_every,
-                                      "train.lr": FINETUNE_LR,
-                                      "train.warmup_steps": max(1, budget.finetune_steps // 10),
-                                      "data.crop_residues": budget.crop, **encoder})
+                                      "task.probe_steps": budget.probe_steps, "data.crop_residues": budget.crop,
+                                      **encoder})
+
+
+FINETUNE_GIVEN = ("task.name", "train.max_steps", "train.seed", "task.eval_every", "task.probe_steps",
+                  "data.crop_residues")
+
+
+@dataclass(frozen=True)
+class Job:
+    """Training runs of the demo for one variant: pre-training (then its held-out accuracy), or fine-tuning
+    over the budget's seeds (in one process, so the seeds share the frozen readouts of the head-first phase)."""
+
+    kind: str  # "pretrain" | "finetune"
+    variant: Variant
+
+    @property
+    def name(self) -> str:
+        return f"{self.kind} {self.variant.name}"
+
+
+def _run_job(job: Job, out: Path, b: Budget, threads: int, progress: bool | str) -> tuple[dict, float]:
+    """Run one job (in this process or a pool worker); returns its result and its wall time."""
+    t0 = time.monotonic()
+    if job.kind == "pretrain":
+        return _run_one(job, 0, out, b, threads, progress), time.monotonic() - t0
+    return {seed: _run_one(job, seed, out, b, threads, progress) for seed in b.seeds}, time.monotonic() - t0
+
+
+def _run_one(job: Job, seed: int, out: Path, b: Budget, threads: int, progress: bool | str) -> dict:
+    import torch
+
+    from vabsnet.train.checkpoint import ENCODER_FILE
+    from vabsnet.train.finetune import MODEL_FILE, finetune
+    from vabsnet.train.pretrain import pretrain
+
+    if threads:
+        torch.set_num_threads(threads)
+    corpus, v = out / "corpus", job.variant
+    if job.kind == "pretrain":
+        run = out / f"pretrain-{v.name}"
+        pretrain(corpus, run, pretrain_config(b, v.mask, v.overrides), progress=progress)  # type: ignore[arg-type]
+        return _heldout(run, corpus, b)
+    run = out / f"finetune-{v.name}-seed{seed}"
+    if (run / "metrics.json").exists() and (run / MODEL_FILE).exists():
+        return json.loads((run / "metrics.json").read_text())
+    init = None if v.mask is None else out / f"pretrain-{v.reuse or v.name}" / ENCODER_FILE
+    given = FINETUNE_GIVEN + tuple(k for k, _ in v.overrides)
+    return finetune(corpus, run, finetune_config(b, seed, v.overrides), init=init, progress=progress, given=given)
 
 
 class _Stages:
-    """Numbered progress lines, and how long each stage took: summed over invocations in
-    ``OUT/timings.json``, so that a resumed demo reports the compute it really cost."""
+    """Numbered progress lines with an estimate of the time left, and how long each stage took: summed
+    over invocations in ``OUT/timings.json``, so that a resumed demo reports the compute it really cost."""
 
-    def __init__(self, total: int, progress: bool, path: Path) -> None:
-        self.total, self.progress, self.done, self.path = total, progress, 0, path
+    def __init__(self, total: int, progress: bool, path: Path, parallel: int = 1) -> None:
+        self.total, self.progress, self.done, self.path, self.parallel = total, progress, 0, path, parallel
         self.seconds: dict[str, float] = json.loads(path.read_text()) if path.exists() else {}
+        self.t_start = time.monotonic()
+        self.job_seconds: list[float] = []
 
     def start(self, name: str) -> float:
-        self.done += 1
         if self.progress:
-            print(f"[demo {self.done}/{self.total}] {name}", flush=True)
+            print(f"[demo {self.done + 1}/{self.total}] {name}", flush=True)
         return time.monotonic()
 
-    def end(self, name: str, t0: float) -> None:
-        self.seconds[name] = round(self.seconds.get(name, 0.0) + time.monotonic() - t0, 1)
+    def end(self, name: str, t0: float, seconds: float | None = None) -> None:
+        self.done += 1
+        took = time.monotonic() - t0 if seconds is None else seconds
+        self.seconds[name] = round(self.seconds.get(name, 0.0) + took, 1)
         atomic_write_json(self.path, self.seconds, indent=1)
+        if seconds is not None:
+            self.job_seconds.append(seconds)
+            if self.progress:
+                left = self.total - self.done - 1  # the report is the last stage
+                mean = sum(self.job_seconds) / len(self.job_seconds)
+                print(f"[demo {self.done}/{self.total}] {name}: {took:.0f} s; elapsed "
+                      f"{time.monotonic() - self.t_start:.0f} s, about {left * mean / self.parallel:.0f} s left",
+                      flush=True)
 
     def total_seconds(self) -> float:
         return round(sum(self.seconds.values()), 1)
 
 
+def default_jobs() -> int:
+    """Training runs at once: two on a machine with two or more cores, each on half of them (on 2 CPU
+    cores two one-thread runs do 1.5x the work of one two-thread run; measured)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return 2 if cores >= 2 else 1
+
+
 def run_demo(out: str | Path = "runs/demo", budget: str | Budget = "small", *, progress: bool = True,
-             workers: int = 2, ablations: bool = False) -> dict:
+             workers: int = 2, ablations: bool = False, jobs: int | None = None) -> dict:
     """Run (or resume) every stage; returns the content of ``OUT/metrics.json``. ``budget`` is a name in
-    ``BUDGETS`` or a :class:`Budget`; ``ablations`` adds the rows of ``ABLATIONS``."""
+    ``BUDGETS`` or a :class:`Budget`; ``ablations`` adds the rows of ``ABLATIONS``; ``jobs``: training runs
+    at once (default :func:`default_jobs`), each in its own process with ``cores / jobs`` threads."""
     from vabsnet.data.prepare import prepare
     from vabsnet.data.splits import split_store
     from vabsnet.demo.report import write_report
-    from vabsnet.train.checkpoint import ENCODER_FILE
-    from vabsnet.train.finetune import MODEL_FILE, finetune
-    from vabsnet.train.pretrain import pretrain, set_threads
+    from vabsnet.train.pretrain import set_threads
 
     if isinstance(budget, Budget):
         b, budget = budget, "custom"
@@ -127,12 +199,14 @@ def run_demo(out: str | Path = "runs/demo", budget: str | Budget = "small", *, p
     else:
         raise ValueError(f"unknown budget {budget!r}; one of {sorted(BUDGETS)}")
     set_threads()
+    jobs = jobs or default_jobs()
+    wall0 = time.monotonic()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     corpus = out / "corpus"
     variants = VARIANTS + (ABLATIONS if ablations else ())
     pretrained = [v for v in variants if v.mask is not None and v.reuse is None]
-    stages = _Stages(2 + 2 * len(pretrained) + len(variants) * len(b.seeds) + 1, progress, out / "timings.json")
+    stages = _Stages(2 + len(pretrained) + len(variants) + 1, progress, out / "timings.json", jobs)
 
     t0 = stages.start("prepare the bundled corpus")
     prep = prepare(["bundled"], corpus, workers=workers, progress=progress)
@@ -143,39 +217,62 @@ def run_demo(out: str | Path = "runs/demo", budget: str | Budget = "small", *, p
     split = json.loads((corpus / "splits.json").read_text())
     stages.end("split", t0)
 
-    pretrain_results: dict[str, dict] = {}
-    for v in pretrained:
-        run = out / f"pretrain-{v.name}"
-        t0 = stages.start(f"pre-train tiny, {v.name}, {b.pretrain_steps} steps")
-        pretrain(corpus, run, pretrain_config(b, v.mask, v.overrides), progress="  steps" if progress else False)
-        stages.end(f"pretrain {v.name}", t0)
-        t0 = stages.start(f"held-out masked residue-type accuracy, {v.name}")
-        pretrain_results[v.name] = _heldout(run, corpus, b)
-        stages.end(f"heldout {v.name}", t0)
-
-    finetune_results: dict[str, dict[int, dict]] = {v.name: {} for v in variants}
-    for v in variants:
-        init = None if v.mask is None else out / f"pretrain-{v.reuse or v.name}" / ENCODER_FILE
-        for seed in b.seeds:
-            run = out / f"finetune-{v.name}-seed{seed}"
-            t0 = stages.start(f"fine-tune binding-site from {v.name}, seed {seed}, {b.finetune_steps} steps")
-            if (run / "metrics.json").exists() and (run / MODEL_FILE).exists():
-                result = json.loads((run / "metrics.json").read_text())
-            else:
-                result = finetune(corpus, run, finetune_config(b, seed, v.overrides), init=init,
-                                  progress="  steps" if progress else False)
-            finetune_results[v.name][seed] = result
-            stages.end(f"finetune {v.name} seed {seed}", t0)
+    # runs without a dependency first, so the second slot is never idle waiting for an encoder
+    pending = [Job("finetune", v) for v in variants if v.mask is None] + [Job("pretrain", v) for v in pretrained]
+    waiting = [Job("finetune", v) for v in variants if v.mask is not None]
+    results = _run_jobs(pending, waiting, out, b, jobs, stages, progress)
+    pretrain_results = {v.name: results[Job("pretrain", v).name] for v in pretrained}
+    finetune_results = {v.name: results[Job("finetune", v).name] for v in variants}
 
     stages.start("report")  # not timed: the times go into the report
-    info = {"budget": budget, **asdict(b), "corpus": {"chains": prep.chains, "residues": prep.residues,
-                                                      "atoms": prep.atoms, "split": split["counts"],
-                                                      "clusters": split["num_clusters"]}}
-    info["seconds"] = {**stages.seconds, "total": stages.total_seconds()}
+    info = {"budget": budget, **asdict(b), "jobs": jobs,
+            "corpus": {"chains": prep.chains, "residues": prep.residues, "atoms": prep.atoms,
+                       "split": split["counts"], "clusters": split["num_clusters"]}}
+    info["seconds"] = {**stages.seconds, "total": stages.total_seconds(), "wall": round(time.monotonic() - wall0, 1)}
     metrics = write_report(out, info, pretrain_results, finetune_results)
     if progress:
-        print(f"{out}/report.md, {out}/metrics.json and plots written ({info['seconds']['total']:.0f} s of work)")
+        print(f"{out}/report.md, {out}/metrics.json and plots written ({info['seconds']['wall']:.0f} s wall, "
+              f"{info['seconds']['total']:.0f} s of run time over {jobs} parallel runs)")
     return metrics
+
+
+def _run_jobs(pending: list[Job], waiting: list[Job], out: Path, b: Budget, jobs: int, stages: _Stages,
+              progress: bool) -> dict[str, dict]:
+    """Run ``pending`` jobs, and each fine-tuning job of ``waiting`` once its encoder is pre-trained, ``jobs``
+    at a time (``jobs`` = 1: in this process, with step bars)."""
+    results: dict[str, dict] = {}
+
+    def ready(job: Job) -> bool:
+        source = job.variant.reuse or job.variant.name
+        return f"pretrain {source}" in results
+
+    if jobs <= 1:
+        for job in pending + waiting:
+            t0 = stages.start(job.name)
+            results[job.name], seconds = _run_job(job, out, b, 0, "  steps" if progress else False)
+            stages.end(job.name, t0, seconds)
+        return results
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    threads = max(1, cores // jobs)
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+        running = {}
+
+        def submit(job: Job) -> None:
+            running[pool.submit(_run_job, job, out, b, threads, False)] = (job, time.monotonic())
+
+        for job in pending:
+            submit(job)
+        while running:
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                job, t0 = running.pop(future)
+                results[job.name], seconds = future.result()
+                stages.end(job.name, t0, seconds)
+                for nxt in [j for j in waiting if ready(j)]:
+                    waiting.remove(nxt)
+                    submit(nxt)
+    return results
 
 
 def _heldout(run: Path, corpus: Path, b: Budget) -> dict:
