@@ -28,11 +28,13 @@ from vabsnet.config import Config, preset
 from vabsnet.data.splits import held_out_ids
 from vabsnet.data.store import Store
 from vabsnet.errors import VabsnetError
+from vabsnet.metrics import score_spread
 from vabsnet.tasks.annotations import deepfri_id
-from vabsnet.tasks.baselines import BASELINES, metrics_by_cutoff, run_baselines
+from vabsnet.tasks.base import build_task
+from vabsnet.tasks.baselines import BASELINES, metrics_by_cutoff, run_baselines, test_keys_at
 from vabsnet.train.checkpoint import ENCODER_FILE
-from vabsnet.train.evaluate import split_scores
-from vabsnet.train.finetune import MODEL_FILE, finetune, recipe
+from vabsnet.train.evaluate import read_chain_scores
+from vabsnet.train.finetune import MODEL_FILE, finetune
 from vabsnet.train.pretrain import pretrain, set_threads
 
 MASKS = ("span", "residue", "residue-only", "single")
@@ -63,11 +65,13 @@ def check_held_out(store_path: str, labels: str) -> dict:
 
 
 def finetune_config(args: argparse.Namespace, onto: str, seed: int) -> Config:
-    config = preset(args.preset).override(**{
+    """The benchmark's settings; `finetune` fills in the task recipe (rate, length in epochs, warm-up) for
+    the rest, as `vabsnet finetune` does. ``--finetune-steps 0``: the recipe's length."""
+    steps = {"train.max_steps": args.finetune_steps} if args.finetune_steps else {}
+    return preset(args.preset).override(**{
         "task.name": f"go-{onto}", "task.labels": args.labels, "task.test_cutoff": 0.95, "task.unlabelled": "skip",
-        "train.max_steps": args.finetune_steps, "train.seed": seed, "task.eval_every": args.eval_every,
-        "data.crop_residues": args.crop})
-    return config.override(**recipe(config))  # the schedule `vabsnet finetune` applies
+        "train.seed": seed, "task.eval_every": args.eval_every, "data.crop_residues": args.crop,
+        "task.patience": args.patience, **steps})
 
 
 def vabsnet_row(args: argparse.Namespace, onto: str, variant: str, seed: int, timings: Timings) -> dict:
@@ -77,12 +81,19 @@ def vabsnet_row(args: argparse.Namespace, onto: str, variant: str, seed: int, ti
         return json.loads(cache.read_text())
     init = None if variant == "scratch" else Path(args.out) / f"pretrain-{variant}" / ENCODER_FILE
     t0 = time.monotonic()
-    if not (run / MODEL_FILE).exists():
+    if not (run / MODEL_FILE).exists() or not (run / "scores_test.npz").exists():
         finetune(args.store, run, finetune_config(args, onto, seed), init=init, accelerator=args.accelerator,
                  progress=f"  go-{onto} {variant} seed {seed}")
-    scores = split_scores(run, args.store, "test", device=args.device)
-    result = metrics_by_cutoff(scores.task, scores.chains, np.stack(scores.scores), np.stack(scores.targets),
-                               CUTOFFS)
+    task = build_task(Config.load(run / "config.json").task)
+    result = {}
+    for name, file in (("finetuned", "scores_test.npz"), ("probe", "scores_probe_test.npz")):
+        chains, scores, targets = read_chain_scores(run / file)
+        result[name] = metrics_by_cutoff(task, chains, np.stack(scores), np.stack(targets), CUTOFFS)
+        for cutoff, kept in zip(CUTOFFS, (test_keys_at(task, chains, c) for c in CUTOFFS), strict=True):
+            result[name][f"{cutoff:g}"]["spread"] = score_spread(
+                [s for s, k in zip(scores, kept, strict=True) if k],
+                [t for t, k in zip(targets, kept, strict=True) if k],
+                "protein")
     atomic_write_json(cache, result, indent=1)
     timings.add(f"finetune go-{onto} {variant}", t0)
     return result
@@ -101,14 +112,21 @@ def tables(results: dict) -> str:
         lines += [f"### GO-{onto.upper()} ({rows['terms']} terms; train {chains['train']}, valid {chains['valid']}, "
                   f"test {chains['test']} chains: {rows['test_at']['0.3']} below 30%, "
                   f"{rows['test_at']['0.5']} below 50% identity to train)", "",
-                  "| method | Fmax <30% | AUPR <30% | Fmax <50% | AUPR <50% | Fmax <95% | AUPR <95% |",
-                  "|---|---|---|---|---|---|---|"]
+                  "| method | Fmax <30% | AUPR <30% | Fmax <50% | AUPR <50% | Fmax <95% | AUPR <95% | "
+                  "score sd <30% |", "|---|---|---|---|---|---|---|---|"]
         for method, by_seed in rows["methods"].items():
             cells = []
             for cutoff in ("0.3", "0.5", "0.95"):
                 for metric in ("fmax", "auprc_micro"):
                     cells.append(summarise([r[cutoff][metric] for r in by_seed.values()]))
-            label = method if method in BASELINES else f"vabsnet {method} ({len(by_seed)} seeds)"
+            sd = [r["0.3"]["spread"]["score_sd"] for r in by_seed.values() if "spread" in r["0.3"]]
+            cells.append(f"{statistics.mean(sd):.4f}" if sd else "—")
+            if method in BASELINES:
+                label = method
+            elif method.endswith(" probe"):
+                label = f"vabsnet {method[:-6]}, head-first probe ({len(by_seed)} seeds)"
+            else:
+                label = f"vabsnet {method}, fine-tuned ({len(by_seed)} seeds)"
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
         lines.append("")
     return "\n".join(lines)
@@ -120,11 +138,12 @@ def main() -> None:
     p.add_argument("--labels", required=True, help="the go-benchmark folder")
     p.add_argument("--out", required=True)
     p.add_argument("--ontologies", default="mf,bp,cc")
-    p.add_argument("--variants", default="naive,transfer,scratch," + ",".join(MASKS))
-    p.add_argument("--seeds", default="0,1")
+    p.add_argument("--variants", default=",".join(BASELINES) + ",scratch," + ",".join(MASKS))
+    p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--preset", default="tiny")
     p.add_argument("--pretrain-steps", type=int, default=1500)
-    p.add_argument("--finetune-steps", type=int, default=400)
+    p.add_argument("--finetune-steps", type=int, default=0, help="0: the task recipe's (task.epochs)")
+    p.add_argument("--patience", type=int, default=3, help="validation passes without improvement before stopping")
     p.add_argument("--eval-every", type=int, default=100)
     p.add_argument("--crop", type=int, default=192)
     p.add_argument("--accelerator", default="auto")
@@ -157,8 +176,9 @@ def main() -> None:
         methods: dict[str, dict] = results["ontologies"].get(onto, {}).get("methods", {})  # earlier invocations
         methods.update({b: {"-": base[b]} for b in BASELINES if b in variants})
         for variant in (v for v in variants if v not in BASELINES):
-            methods.setdefault(variant, {}).update({str(s): vabsnet_row(args, onto, variant, s, timings)
-                                                    for s in seeds})
+            rows = {str(s): vabsnet_row(args, onto, variant, s, timings) for s in seeds}
+            methods.setdefault(variant, {}).update({s: r["finetuned"] for s, r in rows.items()})
+            methods.setdefault(f"{variant} probe", {}).update({s: r["probe"] for s, r in rows.items()})
         any_row = base["naive"]
         results["ontologies"][onto] = {"terms": any_row["0.95"]["terms"], "chains": base["chains"],
                                        "test_at": {c: any_row[c]["proteins"] for c in any_row},
