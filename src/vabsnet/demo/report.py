@@ -183,12 +183,17 @@ def plot_losses(out: Path, masks: list[str], strategies: list[str], seeds: list[
         loss = np.mean([[float(r["loss"]) for r in rows] for rows in runs], axis=0)
         axes[1].plot(*_running_mean(loss), label=strategy, lw=1, color=f"C{i}")
         valid = [[(int(r["step"]), float(r["valid_auprc"])) for r in rows if r.get("valid_auprc")] for rows in runs]
+        probes = [json.loads((out / f"finetune-{strategy}-seed{s}" / "metrics.json").read_text()).get("probe", {})
+                  for s in seeds]
+        if all("valid_auprc" in p for p in probes):  # the head-first state, before any end-to-end step
+            valid = [[(0, p["valid_auprc"]), *run] for p, run in zip(probes, valid, strict=True)]
         steps = [s for s, _ in valid[0]]
         axes[2].plot(steps, np.mean([[v for _, v in run] for run in valid], axis=0), "o-", label=strategy,
                      lw=1, ms=3, color=f"C{i}")
     axes[1].set(xlabel="step", ylabel="BCE (mean over seeds, running mean)", title="binding-site fine-tuning")
     axes[1].legend()
-    axes[2].set(xlabel="step", ylabel="valid AUPRC (mean over seeds)", title="model selection on valid")
+    axes[2].set(xlabel="end-to-end step (0: head-first fit)", ylabel="valid AUPRC (mean over seeds)",
+                title="model selection on valid")
     axes[2].legend()
     fig.tight_layout()
     save_figure(fig, out / "loss_curves.png")
