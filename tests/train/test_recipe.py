@@ -33,7 +33,9 @@ def test_with_recipe_fills_only_what_was_not_given():
     cfg = preset("tiny").override(**{"task.name": "binding-site", "train.max_steps": 80})
     out, schedule = with_recipe(cfg, 100)
     assert out.train.max_steps == 80 and "train.max_steps" not in schedule  # differs from the preset: kept
-    assert out.train.lr == pytest.approx(1e-4) and schedule["train.warmup_steps"] == 25  # 10 epochs: 250 steps
+    assert out.train.lr == pytest.approx(1e-4) and schedule["train.warmup_steps"] == 8  # 10% of the 80 given
+    recipe_length = with_recipe(preset("tiny").override(**{"task.name": "binding-site"}), 100)[0].train
+    assert (recipe_length.max_steps, recipe_length.warmup_steps) == (250, 25)  # 10 epochs of 100 chains
     same = preset("tiny").override(**{"task.name": "binding-site", "train.lr": 1e-3})  # = tiny's own rate
     assert with_recipe(same, 100)[0].train.lr == pytest.approx(1e-4)  # not given: the recipe's
     assert with_recipe(same, 100, given={"train.lr"})[0].train.lr == pytest.approx(1e-3)  # given on purpose

@@ -147,6 +147,8 @@ def with_recipe(config: Config, train_chains: int, given: Collection[str] | None
     mine = _flat(config)
     keep = set(given or ()) | {k for k in mine if k in defaults and mine[k] != defaults[k]}
     schedule = {k: v for k, v in recipe(config, train_chains).items() if k not in keep}
+    if "train.max_steps" in keep and "train.warmup_steps" in schedule and config.preset != "paper":
+        schedule["train.warmup_steps"] = max(1, config.train.max_steps // 10)  # 10% of the length given
     return (config.override(**schedule) if schedule else config), schedule
 
 
