@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-import os
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass
@@ -178,8 +177,9 @@ class _Stages:
 def default_jobs() -> int:
     """Training runs at once: two on a machine with two or more cores, each on half of them (on 2 CPU
     cores two one-thread runs do 1.5x the work of one two-thread run; measured)."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return 2 if cores >= 2 else 1
+    from vabsnet.train.engine import available_cores
+
+    return 2 if available_cores() >= 2 else 1
 
 
 def run_demo(out: str | Path = "runs/demo", budget: str | Budget = "small", *, progress: bool = True,
@@ -252,8 +252,9 @@ def _run_jobs(pending: list[Job], waiting: list[Job], out: Path, b: Budget, jobs
             results[job.name], seconds = _run_job(job, out, b, 0, "  steps" if progress else False)
             stages.end(job.name, t0, seconds)
         return results
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    threads = max(1, cores // jobs)
+    from vabsnet.train.engine import available_cores
+
+    threads = max(1, available_cores() // jobs)
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
         running = {}

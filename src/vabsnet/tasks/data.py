@@ -43,16 +43,16 @@ class TaskDataset(Dataset):
         self._cache: dict[int, tuple[ProteinGraph, np.ndarray]] = {}
         self._cached_atoms = 0
         # decoding every record is the cost: runs over one store (the seeds of a demo row) share the answer
-        memo = (str(getattr(store, "path", "")), len(keys), tuple(keys), getattr(task, "name", ""),
-                repr(getattr(task, "config", None)))
-        found = _USABLE.get(memo) if hasattr(store, "path") else None
+        memo = ((str(store.path), tuple(keys), getattr(task, "name", ""), repr(getattr(task, "config", None)))
+                if hasattr(store, "path") else None)  # stand-in stores (tests) are not memoised
+        found = _USABLE.get(memo) if memo else None
         if found is None:
             found = []
             for key in keys:
                 protein = store[key].protein
                 if task.usable(protein):  # type: ignore[attr-defined]
                     found.append((key, int(protein.num_atoms)))
-            if hasattr(store, "path"):
+            if memo:
                 _USABLE[memo] = found
                 while len(_USABLE) > 8:
                     _USABLE.pop(next(iter(_USABLE)))

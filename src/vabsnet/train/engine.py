@@ -129,6 +129,11 @@ def uses_cuda(accelerator: str) -> bool:
     return accelerator in ("cuda", "gpu") or (accelerator == "auto" and torch.cuda.is_available())
 
 
+def available_cores() -> int:
+    """CPU cores this process may run on (its affinity mask where the OS has one)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def num_workers(config: Config, accelerator: str = "auto", devices: int = 1) -> int:
     """``data.num_workers``, or for -1 (auto): none on CPU (the cores compute), and on a GPU enough
     processes to featurise ahead of it (up to 8 per device, one core left for the training process)."""
@@ -136,8 +141,7 @@ def num_workers(config: Config, accelerator: str = "auto", devices: int = 1) -> 
         return config.data.num_workers
     if not uses_cuda(accelerator):
         return 0
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(0, min(8, cores // max(1, devices) - 1))
+    return max(0, min(8, available_cores() // max(1, devices) - 1))
 
 
 def step_loader(dataset: Dataset, collate_fn: Callable, config: Config, trainer: L.Trainer,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -113,8 +114,6 @@ def fit_head(head: nn.Module, task: Task, train: Readouts, valid: Readouts, *, s
              weight_decay: float = 0.01, batch_rows: int = 8192, eval_every: int = 25, seed: int = 0) -> ProbeResult:
     """Fit the head's standardisation on ``train.x``, then its body with AdamW (mini-batches of rows), keeping
     the state with the best valid selection metric (checked every ``eval_every`` steps and at the start)."""
-    import time
-
     t0 = time.monotonic()
     head.norm.fit(train.x)  # type: ignore[union-attr]
     params = [p for p in head.parameters() if p.requires_grad]
