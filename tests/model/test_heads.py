@@ -61,3 +61,30 @@ def test_fresh_encoder_readout_tells_proteins_apart():
     z = norm(x)
     distance = float((z[0] - z[1]).norm())
     assert distance > 10.0  # of sqrt(2 * 2 * D) = 22.6 for two independent standardised rows
+
+
+def test_init_head_starts_at_the_training_base_rate():
+    """After ``Task.init_head`` a head whose last layer is zero predicts each output's training frequency for
+    every input: the naive predictor, which the head-first fit then improves on."""
+    from vabsnet.tasks.binding_site import BindingSiteTask
+    from vabsnet.tasks.function import FunctionConfig
+
+    torch.manual_seed(0)
+    x = torch.randn(40, 12) * 5 + 2
+    y = torch.zeros(40, 3)
+    y[:10, 0] = 1.0  # 0.25
+    y[:2, 1] = 1.0  # 0.05
+    y[:, 2] = 1.0  # 1.0, clamped to 1 - 1e-4
+    task = FunctionTask.__new__(FunctionTask)
+    task.index, task.config = {"a": 0, "b": 1, "c": 2}, FunctionConfig(name="go-mf")
+    head = task.head(4, 1)  # readout width 4 * (1 + 2) = 12
+    task.init_head(head, x, y)
+    with torch.no_grad():
+        p = torch.sigmoid(task.head_logits(head, torch.randn(7, 12)))
+    torch.testing.assert_close(p, torch.tensor([0.25, 0.05, 1 - 1e-4]).expand(7, 3))
+    site = BindingSiteTask.__new__(BindingSiteTask)  # per-atom targets [A]: one bias, the atom base rate
+    head = site.head(4, 1)
+    site.init_head(head, torch.randn(50, head.norm.mean.numel()), (torch.arange(50) < 3).float())
+    with torch.no_grad():
+        p = torch.sigmoid(site.head_logits(head, torch.randn(5, head.norm.mean.numel())))
+    torch.testing.assert_close(p, torch.full((5,), 0.06))

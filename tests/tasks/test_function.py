@@ -22,6 +22,7 @@ from vabsnet.errors import VabsnetError
 from vabsnet.tasks import annotations as ann
 from vabsnet.tasks.base import build_task
 from vabsnet.tasks.function import FunctionConfig, asymmetric_loss
+from vabsnet.train.evaluate import load_model, read_chain_scores
 
 ENTRIES = ["4CUP", "1FKI", "1hvr", "1gbt", "2OFG", "4ZHL"]
 SPLITS = {"train": ["1FKI-A", "1FKI-B", "1HVR-A", "1HVR-B", "4ZHL-P"], "valid": ["4CUP-A", "1GBT-A"],
@@ -167,3 +168,24 @@ def test_finetune_go_and_evaluate(store, tmp_path, capsys):
     assert main(["predict", "binding-site", "--checkpoint", str(run), str(entry("1AFS").path), "--out",
                  str(tmp_path / "wrong"), "--quiet"]) == 2
     assert "a go-mf model, not a binding-site model" in capsys.readouterr().err
+
+
+def test_two_layer_head_and_runs_saved_before_the_choice(store, tmp_path):
+    """``task.head=mlp`` trains the two-layer head; a run saved before ``task.head`` existed (its config has no
+    such key, its weights the two-layer head) still loads, as the two-layer head."""
+    labels = tmp_path / "labels"
+    write_deepfri(labels)
+    run = tmp_path / "go"
+    assert main(["finetune", "--task", "go-mf", "--labels", str(labels), "--store", str(store), "--max-steps", "2",
+                 "--out", str(run), "--quiet", "--set", "data.crop_residues=64", "--set", "task.head=mlp",
+                 "--set", "task.eval_every=2", "--set", "task.probe_steps=2"]) == 0
+    before = np.stack(read_chain_scores(run / "scores_test.npz")[1])
+    config = json.loads((run / "config.json").read_text())
+    del config["task"]["head"]
+    (run / "config.json").write_text(json.dumps(config))
+    model, cfg, _ = load_model(run, Store(store))
+    assert cfg.task.head == "mlp" and len(model.head.body) == 4
+    assert main(["evaluate", "--run", str(run), "--store", str(store), "--split", "test"]) == 0
+    after = np.stack(read_chain_scores(run / "scores_test.npz")[1])  # rewritten by evaluate
+    assert before.shape == (2, 4) and before.std() > 0
+    np.testing.assert_allclose(after, before, atol=1e-6)

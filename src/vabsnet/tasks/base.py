@@ -92,6 +92,17 @@ class Task:
         features = self.readout_dim(dim, layers)
         return TaskHead(features, self.head_body(features, dim))
 
+    def init_head(self, head: TaskHead, x: torch.Tensor, y: torch.Tensor) -> None:
+        """Before the head-first fit: the standardisation from the training readouts ``x [rows, F]``, and the
+        last layer's bias at the training base rate of each output (``y [rows, ...]``, the loss targets), so
+        the head starts as the naive predictor (every protein or atom gets the training frequency) and the fit
+        starts from there instead of from p = 0.5."""
+        head.norm.fit(x)
+        last = [m for m in head.body.modules() if isinstance(m, nn.Linear)][-1]
+        rate = y.detach().double().mean(0).clamp(1e-4, 1.0 - 1e-4)
+        with torch.no_grad():
+            last.bias.copy_(torch.log(rate / (1.0 - rate)).reshape(last.bias.shape))
+
     def head_logits(self, head: nn.Module, features: torch.Tensor) -> torch.Tensor:
         """Logits from readout rows (the shape :meth:`loss` takes)."""
         return head(features).float()

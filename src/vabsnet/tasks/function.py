@@ -1,10 +1,15 @@
 """Function prediction (spec section 5.1): EC numbers and GO terms as multi-label classification.
 
 The readout is the virtual node's state after every layer, concatenated, beside the mean residue and mean atom
-states (``[B, (L+2)*D]``), standardised with statistics of the training readouts, through a two-layer head
-to one logit per term. Labels come from a DeepFRI / TorchDrug dataset folder
+states (``[B, (L+2)*D]``), standardised with statistics of the training readouts, through a linear head
+(``task.head=linear``, the default; ``mlp``: two layers) to one logit per term, its bias starting at each
+term's training frequency. Labels come from a DeepFRI / TorchDrug dataset folder
 (``task.labels``; see :mod:`vabsnet.tasks.annotations`) or, for ``ec`` without one, from the EC numbers in
-the structure headers. Loss: asymmetric loss (default) or BCE. Metrics: protein-centric Fmax and
+the structure headers. Loss: binary cross-entropy (default) or the spec's asymmetric loss
+(``task.loss=asl``). Measured on the GO benchmark's MF split (1,946-chain corpus, `span` encoder, head fitted on
+frozen readouts, test chains below 30% identity; naive 0.458 Fmax / 0.400 AUPR): linear + BCE 0.481-0.484 /
+0.44 at learning rates 1e-4 to 1e-3, linear + ASL 0.445 / 0.29, two-layer + ASL 0.469-0.476 / 0.40; ASL's
+clipped negatives lift every score above the base rate, which costs the pair-centric ranking at these sizes. Metrics: protein-centric Fmax and
 pair-centric micro AUPR.
 """
 
@@ -57,7 +62,8 @@ class FunctionConfig(TaskConfig):
     labels: str = ""  # DeepFRI/TorchDrug dataset directory; "" = EC numbers from structure headers (ec only)
     test_cutoff: float = 0.95  # DeepFRI test chains kept: identity to train below this (0.3 ... 0.95)
     ec_level: int = 4  # header EC numbers truncated to this many levels (1-4)
-    loss: Literal["asl", "bce"] = "asl"  # asymmetric loss (spec 5.1) or binary cross-entropy
+    loss: Literal["asl", "bce"] = "bce"  # binary cross-entropy or the asymmetric loss of spec 5.1 (module doc)
+    head: Literal["linear", "mlp"] = "linear"  # on the standardised readout; mlp: Linear-LayerNorm-GELU-Linear
     # chains of the label file with no term of this branch: "keep" (TorchDrug: all-negative examples, recall 0
     # in Fmax) or "skip" (CAFA: only chains with at least one term of the vocabulary, in every split)
     unlabelled: Literal["keep", "skip"] = "keep"
@@ -72,6 +78,8 @@ class FunctionConfig(TaskConfig):
             raise ValueError("task.test_cutoff must be one of 0.3, 0.4, 0.5, 0.7, 0.95 (DeepFRI test CSV)")
         if not 1 <= self.ec_level <= 4:
             raise ValueError("task.ec_level must be in 1..4")
+        if self.head not in ("linear", "mlp"):
+            raise ValueError("task.head must be 'linear' or 'mlp'")
         if self.unlabelled not in ("keep", "skip"):
             raise ValueError("task.unlabelled must be 'keep' (TorchDrug) or 'skip' (CAFA)")
 
@@ -190,7 +198,12 @@ class FunctionTask(Task):
                           mean_by(out.atom, batch.atom_graph, b)], dim=1).float()
 
     def head_body(self, features: int, dim: int) -> nn.Module:
-        return ClsHead(features, len(self.index), hidden=dim)
+        if self.config.head == "mlp":
+            return ClsHead(features, len(self.index), hidden=dim)
+        body = nn.Linear(features, len(self.index))
+        nn.init.zeros_(body.weight)  # the bias: the training base rate (Task.init_head)
+        nn.init.zeros_(body.bias)
+        return body
 
     def loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         if self.config.loss == "bce":

@@ -106,10 +106,13 @@ def load_model(run: str | Path, store: Store | None = None,
     if not (run / MODEL_FILE).exists() or not (run / CONFIG_FILE).exists():
         raise CheckpointError(f"{run}: no {MODEL_FILE} + {CONFIG_FILE} (run `vabsnet finetune` first)")
     config = Config.load(run / CONFIG_FILE)
+    state = load_file(str(run / MODEL_FILE))
+    if "head.body.3.weight" in state and getattr(config.task, "head", "mlp") == "linear":
+        config = config.override(**{"task.head": "mlp"})  # saved before function heads had a choice
     task = build_task(config.task, store)
     model = FinetuneModel(config, task)
     try:
-        model.load_state_dict(upgrade_state(load_file(str(run / MODEL_FILE)), model))
+        model.load_state_dict(upgrade_state(state, model))
     except RuntimeError as exc:
         raise CheckpointError(f"{run / MODEL_FILE}: does not fit this version's {task.name} model (function "
                               f"tasks read a wider readout since the fine-tuning recipe changed; fine-tune again): "

@@ -3,8 +3,9 @@
 The recipe (LP-FT), applied by :func:`finetune` itself to every setting the caller did not give:
 
 1. the task's schedule (:func:`recipe`): learning rate, length in epochs of the task's train chains, warm-up;
-2. head first: the encoder's frozen readouts of the train chains fix the head's standardisation, and the
-   head is fitted on them (``task.probe_steps``), selected on valid (:mod:`vabsnet.train.probe`); its test
+2. head first: the encoder's frozen readouts of the whole train chains fix the head's standardisation and
+   its last bias (the training base rate, so the head starts as the naive predictor), and the head is fitted
+   on them (``task.probe_steps``), selected on valid (:mod:`vabsnet.train.probe`); its test
    metrics are the run's probe figure (``metrics.json["probe"]``);
 3. end to end: encoder at ``train.lr``, head at ``train.lr * task.head_lr_mult``, validation every
    ``task.eval_every`` steps keeping the best state (the probe's state is the one to beat), stopping after
@@ -167,7 +168,8 @@ def head_first(module: FinetuneModule, train: TaskDataset, valid: TaskDataset, t
     device = _probe_device(accelerator)
     model.to(device)
     precision = cfg.train.precision
-    tr = collect(model.encoder, task, train, precision, seed=cfg.train.seed)
+    whole = task.dataset(train.store, train.keys, train.config, train=False, seed=0)  # the chains predict sees
+    tr = collect(model.encoder, task, whole, precision, seed=cfg.train.seed)
     va = collect(model.encoder, task, valid, precision, keep_batches=True, max_rows=None)
     result = fit_head(model.head, task, tr, va, steps=cfg.task.probe_steps, lr=cfg.task.probe_lr,
                       seed=cfg.train.seed)
