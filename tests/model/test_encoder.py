@@ -216,3 +216,20 @@ def test_vector_edge_encoder_direction_changes_features(proteins, tiny_config):
     local = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
     out = enc.edge(d, local, local * 3.0, ti, tj)
     assert (out[0] - out[1]).abs().max() > 1e-3
+
+
+def test_auto_runs_gather_on_cpu_and_an_unavailable_fused_kernel_warns(proteins, tiny_config, monkeypatch):
+    from vabsnet.model import knn_kernel as kk
+    from vabsnet.model.attention import SparseAttention
+
+    monkeypatch.setenv("TRITON_INTERPRET", "0")  # as outside the tests: no interpreter
+    x = torch.zeros(3)
+    assert [kk.choose(i, x) for i in ("auto", "gather", "reference")] == ["gather", "gather", "reference"]
+    kk._warn_once.cache_clear()
+    with pytest.warns(RuntimeWarning, match="'fused' cannot run here"):
+        assert kk.choose("fused", x) == "gather"
+    model = VabsEncoder(dataclasses.replace(tiny_config, attention="auto")).eval()
+    with torch.no_grad():
+        model(_batch(proteins[:1], tiny_config))
+    ran = {m.ran for m in model.modules() if isinstance(m, SparseAttention)}
+    assert ran == {"gather"}

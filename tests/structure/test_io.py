@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from vabsnet import StructureError
-from vabsnet.constants import ATOM37_INDEX, RESTYPE_INDEX
+from vabsnet.constants import ATOM37, ATOM37_INDEX, RESTYPE_INDEX
 from vabsnet.corpus import bundled, entries, entry
 from vabsnet.structure import load_structure
 from vabsnet.structure.io import load_structure_with_report
@@ -34,16 +34,26 @@ def test_record_invariants_on_real_file(corpus_path):
         p.coords[0, 0] = 1.0
 
 
-def test_altloc_first_and_occupancy(corpus_path):
-    path = corpus_path("1orc")
-    text = gzip.decompress(path.read_bytes()).decode()
-    alt = [ln for ln in text.splitlines() if ln.startswith("ATOM") and ln[16] != " "]
-    assert alt, "fixture must contain alternate locations"
-    first = load_structure(path, altloc="first")
-    occ = load_structure(path, altloc="occupancy")
-    assert first.num_atoms == occ.num_atoms  # one location per atom either way
-    keys = first.atom_residue.astype(np.int64) * 37 + first.atom_name
-    assert len(np.unique(keys)) == first.num_atoms
+def test_altloc_first_and_occupancy(corpus_path, tmp_path):
+    """1orc's GLN 27 has side-chain locations A and B at occupancy 0.50 each; with B raised to 0.60 (A 0.40),
+    ``first`` keeps A's coordinates and ``occupancy`` B's, read back from the records themselves."""
+    text = gzip.decompress(corpus_path("1orc").read_bytes()).decode().splitlines()
+    alt = [ln for ln in text if ln.startswith("ATOM") and ln[16] != " "]
+    assert [ln[16] for ln in alt] == ["A", "B"] * 4
+    edited = [(ln[:54] + ("  0.60" if ln[16] == "B" else "  0.40") + ln[60:]) if ln in alt else ln for ln in text]
+    path = tmp_path / "1orc_b_major.pdb"
+    path.write_text("\n".join(edited) + "\n")
+    expected = {loc: {ln[12:16].strip(): [float(ln[30:38]), float(ln[38:46]), float(ln[46:54])]
+                      for ln in alt if ln[16] == loc} for loc in "AB"}
+    for mode, loc in (("first", "A"), ("occupancy", "B")):
+        protein = load_structure(path, altloc=mode)
+        res = int(np.flatnonzero(protein.res_id == 27)[0])
+        start = protein.residue_atom_start[res]
+        atoms = range(start, start + protein.residue_atom_count[res])
+        names = {ATOM37[protein.atom_name[i]]: protein.coords[i].tolist() for i in atoms}
+        for name, xyz in expected[loc].items():
+            np.testing.assert_allclose(names[name], xyz, atol=1e-3)
+        assert protein.num_atoms == load_structure(corpus_path("1orc")).num_atoms  # one location per atom
 
 
 def test_insertion_codes_are_kept(corpus_path):

@@ -75,7 +75,7 @@ class Budget:
 BUDGETS = {
     "small": Budget(pretrain_steps=160, finetune_steps=16, seeds=(0, 1, 2), eval_every=16, crop=128,
                     probe_steps=100, mask_draws=2),
-    "full": Budget(pretrain_steps=1500, finetune_steps=200, seeds=(0, 1, 2, 3, 4), eval_every=50, crop=128),
+    "full": Budget(pretrain_steps=800, finetune_steps=64, seeds=(0, 1, 2, 3, 4), eval_every=32, crop=128),
 }
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import os
+import warnings
 
 import torch
 
@@ -41,6 +42,26 @@ def usable_for(x: torch.Tensor, explicit: bool = False) -> bool:
     if not triton_available():
         return False
     return x.is_cuda or (explicit and x.device.type == "cpu" and interpreting())
+
+
+def choose(impl: str, x: torch.Tensor) -> str:
+    """The attention implementation that runs for ``encoder.attention = impl`` on ``x``'s device: ``auto``
+    is ``fused`` where :func:`usable_for` says it can run and ``gather`` elsewhere (CPU, or no Triton);
+    ``fused`` asked for where it cannot run falls back to ``gather`` with a warning (once per reason)."""
+    if impl in ("gather", "reference"):
+        return impl
+    if usable_for(x, explicit=impl == "fused"):
+        return "fused"
+    if impl == "fused":
+        why = ("Triton is not installed" if not triton_available() else
+               f"the tensors are on {x.device.type} (the kernel runs on CUDA, or on CPU under TRITON_INTERPRET=1)")
+        _warn_once(f"encoder.attention='fused' cannot run here ({why}); running 'gather' (same function)")
+    return "gather"
+
+
+@functools.cache
+def _warn_once(message: str) -> None:
+    warnings.warn(message, RuntimeWarning, stacklevel=3)
 
 
 @functools.cache

@@ -9,8 +9,8 @@ the structure headers. Loss: binary cross-entropy (default) or the spec's asymme
 (``task.loss=asl``). Measured on the GO benchmark's MF split (1,946-chain corpus, `span` encoder, head fitted on
 frozen readouts, test chains below 30% identity; naive 0.458 Fmax / 0.400 AUPR): linear + BCE 0.481-0.484 /
 0.44 at learning rates 1e-4 to 1e-3, linear + ASL 0.445 / 0.29, two-layer + ASL 0.469-0.476 / 0.40; ASL's
-clipped negatives lift every score above the base rate, which costs the pair-centric ranking at these sizes. Metrics: protein-centric Fmax and
-pair-centric micro AUPR.
+clipped negatives lift every score above the base rate, which costs the pair-centric ranking at these sizes.
+Metrics: protein-centric Fmax and pair-centric micro AUPR.
 """
 
 from __future__ import annotations

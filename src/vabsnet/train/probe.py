@@ -66,8 +66,9 @@ def collect(encoder: nn.Module, task: Task, dataset: TaskDataset, precision: str
     """Readouts of every chain of an evaluation dataset with the encoder in eval mode. Fine-tuning runs of
     one encoder with other seeds (the demo's, a benchmark's) read the same readouts: the last few are kept
     in memory, keyed by the encoder's weights, the chains, the task and the featurisation settings."""
-    key = (_fingerprint(encoder), tuple(dataset.keys), dataset.train, dataset.seed, task.name, repr(task.config), repr(dataset.config.encoder),
-           precision, keep_batches, max_rows, seed, str(next(encoder.parameters()).device))
+    key = (_fingerprint(encoder), tuple(dataset.keys), dataset.train, dataset.seed, task.name, repr(task.config),
+           repr(dataset.config.encoder), precision, keep_batches, max_rows, seed,
+           str(next(encoder.parameters()).device))
     if key not in _CACHE:
         while len(_CACHE) >= _CACHE_SIZE:
             _CACHE.pop(next(iter(_CACHE)))
@@ -112,8 +113,9 @@ def score(head: nn.Module, task: Task, valid: Readouts) -> float:
 
 def fit_head(head: nn.Module, task: Task, train: Readouts, valid: Readouts, *, steps: int, lr: float = 1e-3,
              weight_decay: float = 0.01, batch_rows: int = 8192, eval_every: int = 25, seed: int = 0) -> ProbeResult:
-    """Fit the head's standardisation and base-rate bias on ``train`` (``Task.init_head``), then its body with AdamW (mini-batches of rows), keeping
-    the state with the best valid selection metric (checked every ``eval_every`` steps and at the start)."""
+    """Fit the head's standardisation and base-rate bias on ``train`` (``Task.init_head``), then its body
+    with AdamW (mini-batches of rows), keeping the state with the best valid selection metric (checked every
+    ``eval_every`` steps and at the start)."""
     t0 = time.monotonic()
     task.init_head(head, train.x, train.y)  # type: ignore[arg-type]
     params = [p for p in head.parameters() if p.requires_grad]
