@@ -122,7 +122,9 @@ def test_finetune_and_evaluate_commands(store, tmp_path, capsys):
                  "--top-fraction", "0.05", "--min-atoms", "1"]) == 0
     assert "the top 0.05 of each chain's atoms" in capsys.readouterr().out
     table5 = [r.split(",") for r in (tmp_path / "pk5" / "1AFS_A_pockets.csv").read_text().splitlines()[1:]]
-    assert abs(sum(int(r[9]) for r in table5) - 0.05 * copy.num_atoms) <= 1
+    # atoms tied at the cut all pass: this 6-step model's atom probabilities take 167 distinct values over
+    # 1AFS's 2,581 atoms (a barely trained encoder's atom states depend mostly on atom and residue type)
+    assert 0.05 * copy.num_atoms - 1 <= sum(int(r[9]) for r in table5) <= 0.06 * copy.num_atoms
 
     # dock: Vina in the box of the top pocket, the one `pockets` ranks first
     assert main(["dock", one, "--smiles", "NC(=N)c1ccccc1", "--checkpoint", str(run), "--min-probability", f"{cut}",
