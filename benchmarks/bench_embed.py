@@ -132,7 +132,7 @@ def end_to_end(records: list) -> dict:
     from vabsnet.config import preset
     from vabsnet.embed import embed_files
     from vabsnet.model import VabsEncoder
-    from vabsnet.train.checkpoint import save_encoder
+    from vabsnet.runtime import save_encoder
 
     cfg = preset("tiny")
     files = sorted({p.source for p in records})

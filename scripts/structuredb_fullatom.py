@@ -42,7 +42,7 @@ def _init() -> None:
 
 
 def file_name(pdb: str, chain: str, index: int) -> str:
-    """``1a0c-D_3.pdb.gz``: entry ``1a0c-D_3``, read by ``vabsnet.tasks.annotations.deepfri_id`` as 1A0C-D."""
+    """``1a0c-D_3.pdb.gz``: entry ``1a0c-D_3``, read by ``vabsnet.data.annotations.deepfri_id`` as 1A0C-D."""
     return f"{pdb.lower()}-{chain}_{index}.pdb.gz"
 
 

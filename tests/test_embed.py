@@ -10,7 +10,7 @@ from vabsnet.cli import main
 from vabsnet.config import preset
 from vabsnet.corpus import entry
 from vabsnet.model import VabsEncoder
-from vabsnet.train.checkpoint import save_encoder
+from vabsnet.runtime import save_encoder
 
 
 def _checkpoint(tmp_path):

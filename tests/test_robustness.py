@@ -21,10 +21,9 @@ from vabsnet.corpus import entry
 from vabsnet.errors import StructureError
 from vabsnet.features.featurize import featurize
 from vabsnet.model import VabsEncoder
+from vabsnet.runtime import CONFIG_FILE, MODEL_FILE, FinetuneModel, save_encoder, save_weights
 from vabsnet.structure import load_structure
 from vabsnet.tasks.base import build_task
-from vabsnet.train.checkpoint import CONFIG_FILE, save_encoder, save_weights
-from vabsnet.train.evaluate import MODEL_FILE, FinetuneModel
 
 ROOT = Path(__file__).resolve().parents[1]
 BAD = ROOT / "tests" / "data" / "bad"

@@ -22,32 +22,30 @@ import torch
 
 from vabsnet.atomic import atomic_write_json
 from vabsnet.config import preset
-from vabsnet.constants import ATOM_BUDGET
-from vabsnet.data.batch import atom_batches, collate
+from vabsnet.data.batch import Batch, collate
 from vabsnet.data.store import Store
 from vabsnet.features import featurize
 from vabsnet.model import VabsEncoder
+from vabsnet.runtime import ENCODER_FILE, load_encoder, run_batches
 from vabsnet.tasks.baselines import metrics_by_cutoff, task_splits
 from vabsnet.tasks.function import FunctionConfig
-from vabsnet.train.checkpoint import ENCODER_FILE, load_encoder
 
 CUTOFFS = (0.3, 0.5, 0.95)
 
 
-@torch.no_grad()
 def features(encoder: VabsEncoder, store: Store, keys: list[str]) -> np.ndarray:
     """``[N, (L + 1) * D]``: virtual node after each layer, then the mean residue state, per chain."""
-    encoder.eval()
     graphs = [featurize(store[key].protein, encoder.config) for key in keys]
-    rows = []
-    for group in atom_batches([g.num_atoms for g in graphs], ATOM_BUDGET):
-        batch = collate([graphs[i] for i in group])
+
+    def compute(batch: Batch) -> list[np.ndarray]:
         out = encoder(batch)
         layers, b, d = out.graph_layers.shape
         readout = out.graph_layers.permute(1, 0, 2).reshape(b, layers * d)  # [B, L*D]
         residue_mean = torch.stack([r.mean(0) for r in torch.split(out.residue, batch.num_residues.tolist())])
-        rows += list(torch.cat([readout, residue_mean], 1).numpy())
-    return np.stack(rows)
+        return list(torch.cat([readout, residue_mean], 1).float().cpu().numpy())
+
+    rows = run_batches(encoder, [g.num_atoms for g in graphs], graphs.__getitem__, collate, compute)
+    return np.stack([r for batch_rows in rows for r in batch_rows])
 
 
 def probe(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray) -> np.ndarray:

@@ -29,12 +29,12 @@ from vabsnet.data.splits import held_out_ids
 from vabsnet.data.store import Store
 from vabsnet.errors import VabsnetError
 from vabsnet.metrics import score_spread
-from vabsnet.tasks.annotations import deepfri_id
+from vabsnet.runtime import ENCODER_FILE, MODEL_FILE
+from vabsnet.data.annotations import deepfri_id
 from vabsnet.tasks.base import build_task
 from vabsnet.tasks.baselines import BASELINES, metrics_by_cutoff, run_baselines, test_keys_at
-from vabsnet.train.checkpoint import ENCODER_FILE
 from vabsnet.train.evaluate import read_chain_scores
-from vabsnet.train.finetune import MODEL_FILE, finetune
+from vabsnet.train.finetune import finetune
 from vabsnet.train.pretrain import pretrain, set_threads
 
 MASKS = ("span", "residue", "residue-only", "single")

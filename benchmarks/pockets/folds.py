@@ -23,8 +23,8 @@ from vabsnet.data.splits import cluster_sequences, fold_splits
 from vabsnet.data.store import Store
 from vabsnet.demo.run import Budget, finetune_config, pretrain_config
 from vabsnet.pocket_eval import benchmark_ligands
+from vabsnet.runtime import ENCODER_FILE
 from vabsnet.structure import load_structure
-from vabsnet.train.checkpoint import ENCODER_FILE
 from vabsnet.train.finetune import finetune
 from vabsnet.train.pretrain import pretrain, set_threads
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from vabsnet import __version__
 from vabsnet.constants import ATOM_BUDGET, MAX_CHAIN_RESIDUES
 from vabsnet.errors import VabsnetError
-from vabsnet.tasks import TASKS
+from vabsnet.registry import TASKS
 
 
 def _prepare(args: argparse.Namespace) -> int:
@@ -230,7 +230,7 @@ def _lm_features(args: argparse.Namespace) -> int:
                          progress=not args.quiet)
     else:
         from vabsnet.features.esm import esm_features, load_esm
-        from vabsnet.train.evaluate import resolve_device
+        from vabsnet.runtime import resolve_device
 
         net, alphabet, name = load_esm(args.model)
         device = resolve_device(args.device)

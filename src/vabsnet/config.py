@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
 
+from vabsnet.registry import config_class
+
 T = TypeVar("T")
 
 
@@ -127,8 +129,6 @@ class TaskConfig:
 
 def task_section(task: TaskConfig) -> TaskConfig:
     """``task`` as the config class of the task it names (task defaults for the task's own fields)."""
-    from vabsnet.tasks import config_class
-
     cls = config_class(task.name)
     if type(task) is cls:
         return task
@@ -188,8 +188,6 @@ class Config:
         """``cfg.override(**{"encoder.dim": 64, "train.lr": 3e-4})``."""
         data = self.to_dict()
         if "task.name" in changes and changes["task.name"] != self.task.name:
-            from vabsnet.tasks import config_class
-
             if config_class(str(changes["task.name"])) is not type(self.task):  # another section: its defaults
                 common = {f.name: data["task"][f.name] for f in dataclasses.fields(TaskConfig)}
                 data["task"] = dataclasses.asdict(task_section(TaskConfig(**{**common, "name": changes["task.name"]})))
@@ -243,8 +241,6 @@ def _build(cls: type[T], data: dict[str, Any]) -> T:
     for name, value in data.items():
         sub = fields[name].default_factory if fields[name].default_factory is not dataclasses.MISSING else None
         if sub is TaskConfig and isinstance(value, dict):  # the section of the task it names
-            from vabsnet.tasks import config_class
-
             sub = config_class(str(value.get("name", TaskConfig.name)))
             own = {f.name for f in dataclasses.fields(sub)}
             value = {k: v for k, v in value.items() if k in own or k not in _FLAT_TASK_KEYS}

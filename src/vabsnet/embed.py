@@ -30,10 +30,8 @@ from vabsnet.data.batch import Batch, collate, split_rows
 from vabsnet.features import featurize
 from vabsnet.inference import ATOM_BUDGET, ChainJob, FilesSummary, run_files
 from vabsnet.model import VabsEncoder
+from vabsnet.runtime import autocast, load_encoder, resolve_device
 from vabsnet.structure import Protein
-from vabsnet.train.checkpoint import load_encoder
-from vabsnet.train.engine import autocast
-from vabsnet.train.evaluate import resolve_device
 
 
 @dataclass(frozen=True)

@@ -35,11 +35,10 @@ from vabsnet.constants import MAX_CHAIN_RESIDUES, SASA_PROBE_RADIUS, SASA_RADII
 from vabsnet.data.batch import Batch, split_rows
 from vabsnet.errors import VabsnetError
 from vabsnet.inference import ATOM_BUDGET, ChainJob, FilesSummary, run_files
+from vabsnet.runtime import autocast, load_model, resolve_device
 from vabsnet.structure.protein import Protein
 from vabsnet.structure.targets import vdw_radii
 from vabsnet.structure.write import to_pdb
-from vabsnet.train.engine import autocast
-from vabsnet.train.evaluate import load_model, resolve_device
 
 CSV_HEADER = "rank,score,probability,center_x,center_y,center_z,size_x,size_y,size_z,atoms,residues"
 

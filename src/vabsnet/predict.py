@@ -18,8 +18,7 @@ from vabsnet.constants import MAX_CHAIN_RESIDUES
 from vabsnet.data.batch import Batch
 from vabsnet.errors import VabsnetError
 from vabsnet.inference import ATOM_BUDGET, ChainJob, FilesSummary, run_files
-from vabsnet.train.engine import autocast
-from vabsnet.train.evaluate import load_model, resolve_device
+from vabsnet.runtime import autocast, load_model, resolve_device
 
 
 def predict_files(task_name: str, run: str | Path, inputs: Sequence[str | Path], out: str | Path, *,

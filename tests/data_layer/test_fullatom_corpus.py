@@ -56,7 +56,7 @@ def test_export_keeps_the_real_backbone_and_adds_side_chains(tmp_path):
     store = Store(tmp_path / "s")
     assert json.loads((tmp_path / "s" / "failures.jsonl").read_text() or "null") is None
     full = store["12as-A_0/A"].protein
-    from vabsnet.tasks.annotations import deepfri_id
+    from vabsnet.data.annotations import deepfri_id
 
     assert deepfri_id("12as-A_0/A") == "12AS-A"
     backbone = StructureDB()[0]  # the same chain, backbone only, read from the database directly

@@ -10,10 +10,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from vabsnet.data.annotations import deepfri_id
 from vabsnet.data.splits import search_sequences
 from vabsnet.data.store import Store
 from vabsnet.metrics import auprc_micro, fmax
-from vabsnet.tasks.annotations import deepfri_id
 from vabsnet.tasks.baselines import (
     STRENGTHS,
     composition,

@@ -143,7 +143,7 @@ def test_finetune_and_evaluate_commands(store, tmp_path, capsys):
 def test_init_from_a_mismatched_encoder_is_refused(store, tmp_path, capsys):
     from vabsnet.config import preset
     from vabsnet.model import VabsEncoder
-    from vabsnet.train.checkpoint import save_encoder
+    from vabsnet.runtime import save_encoder
 
     cfg = preset("tiny").override(**{"encoder.dim": 64})
     save_encoder(VabsEncoder(cfg.encoder), tmp_path / "encoder.safetensors", cfg)
@@ -158,7 +158,7 @@ def test_init_at_other_knn_sizes_and_the_task_schedule(store, tmp_path, capsys):
     sizes are data-side and may differ from the encoder's pre-training; the schedule is the task's."""
     from vabsnet.config import preset
     from vabsnet.model import VabsEncoder
-    from vabsnet.train.checkpoint import save_encoder
+    from vabsnet.runtime import save_encoder
     from vabsnet.train.finetune import recipe
 
     cfg = preset("tiny")

@@ -17,12 +17,13 @@ import torch.nn.functional as F
 from vabsnet.cli import main
 from vabsnet.config import Config
 from vabsnet.corpus import entry
+from vabsnet.data import annotations as ann
 from vabsnet.data.store import Store
 from vabsnet.errors import VabsnetError
-from vabsnet.tasks import annotations as ann
+from vabsnet.runtime import load_model
 from vabsnet.tasks.base import build_task
 from vabsnet.tasks.function import FunctionConfig, asymmetric_loss
-from vabsnet.train.evaluate import load_model, read_chain_scores
+from vabsnet.train.evaluate import read_chain_scores
 
 ENTRIES = ["4CUP", "1FKI", "1hvr", "1gbt", "2OFG", "4ZHL"]
 SPLITS = {"train": ["1FKI-A", "1FKI-B", "1HVR-A", "1HVR-B", "4ZHL-P"], "valid": ["4CUP-A", "1GBT-A"],

@@ -18,7 +18,8 @@ from vabsnet.config import Config
 from vabsnet.corpus import entry
 from vabsnet.data.prepare import prepare
 from vabsnet.errors import VabsnetError
-from vabsnet.train.checkpoint import load_encoder, read_checkpoint
+from vabsnet.runtime import load_encoder
+from vabsnet.train.checkpoint import read_checkpoint
 
 SMALL = ["--set", "data.crop_residues=96", "--set", "data.batch_size=2"]
 

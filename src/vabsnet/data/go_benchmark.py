@@ -30,10 +30,10 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from vabsnet.atomic import atomic_write_text
+from vabsnet.data.annotations import CUTOFFS, deepfri_id
 from vabsnet.data.splits import SPLIT_NAMES, assign_clusters, cluster_sequences, search_sequences
 from vabsnet.data.store import Store
 from vabsnet.errors import VabsnetError
-from vabsnet.tasks.annotations import CUTOFFS, deepfri_id
 
 ONTOLOGIES = {"MFO": "molecular_function", "BPO": "biological_process", "CCO": "cellular_component"}
 ROOTS = frozenset({"GO:0003674", "GO:0008150", "GO:0005575"})

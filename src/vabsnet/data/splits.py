@@ -108,7 +108,7 @@ def assign_clusters(rep_of: dict[str, str], fractions: tuple[float, float, float
 def held_out_ids(folder: str | Path) -> set[str]:
     """DeepFRI chain ids of a benchmark folder's valid and test lists (GO and/or EC, every cutoff): the
     chains a pre-training corpus must not see."""
-    from vabsnet.tasks.annotations import AnnotationError, split_ids
+    from vabsnet.data.annotations import AnnotationError, split_ids
 
     out: set[str] = set()
     for kind in ("GO", "EC"):
@@ -127,11 +127,11 @@ def split_store(store_path: str | Path, *, identity: float = 0.3,
                 hold_out: set[str] | None = None) -> dict:
     """Cluster the store's chains and write ``STORE/splits.json``; returns its content.
 
-    ``hold_out``: DeepFRI chain ids (``1A0B-A``, see :func:`vabsnet.tasks.annotations.deepfri_id`) of a
+    ``hold_out``: DeepFRI chain ids (``1A0B-A``, see :func:`vabsnet.data.annotations.deepfri_id`) of a
     downstream benchmark's valid and test chains. Every cluster holding one goes to ``test`` whole, so
     nothing pre-trained on ``train`` is within ``identity`` of them; the other clusters are split by
     ``fractions``."""
-    from vabsnet.tasks.annotations import deepfri_id
+    from vabsnet.data.annotations import deepfri_id
 
     store = Store(store_path)
     rep_of = cluster_sequences(store.sequences(), identity)

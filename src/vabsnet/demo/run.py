@@ -122,8 +122,8 @@ def _run_job(job: Job, out: Path, b: Budget, threads: int, progress: bool | str)
 def _run_one(job: Job, seed: int, out: Path, b: Budget, threads: int, progress: bool | str) -> dict:
     import torch
 
-    from vabsnet.train.checkpoint import ENCODER_FILE
-    from vabsnet.train.finetune import MODEL_FILE, finetune
+    from vabsnet.runtime import ENCODER_FILE, MODEL_FILE
+    from vabsnet.train.finetune import finetune
     from vabsnet.train.pretrain import pretrain
 
     if threads:

@@ -137,7 +137,7 @@ class Task:
 def build_task(config: TaskConfig, store: Store | None = None) -> Task:
     """The task named by ``config.name``. ``task.config`` is ``config`` with what the task derived from
     the data filled in (e.g. the label vocabulary), so a run saved with it rebuilds without the store."""
-    from vabsnet.tasks import TASKS, task_class
+    from vabsnet.registry import TASKS, task_class
 
     if config.name not in TASKS:
         raise VabsnetError(f"unknown task {config.name!r}; available: {sorted(TASKS)}")

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
+from vabsnet.data.annotations import deepfri_id, split_ids
 from vabsnet.data.splits import search_sequences
 from vabsnet.data.store import Store
-from vabsnet.tasks.annotations import deepfri_id, split_ids
 from vabsnet.tasks.function import FunctionConfig, FunctionTask
 
 BASELINES = ("naive", "transfer", "composition")

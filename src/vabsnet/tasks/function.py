@@ -4,7 +4,7 @@ The readout is the virtual node's state after every layer, concatenated, beside 
 states (``[B, (L+2)*D]``), standardised with statistics of the training readouts, through a linear head
 (``task.head=linear``, the default; ``mlp``: two layers) to one logit per term, its bias starting at each
 term's training frequency. Labels come from a DeepFRI / TorchDrug dataset folder
-(``task.labels``; see :mod:`vabsnet.tasks.annotations`) or, for ``ec`` without one, from the EC numbers in
+(``task.labels``; see :mod:`vabsnet.data.annotations`) or, for ``ec`` without one, from the EC numbers in
 the structure headers. Loss: binary cross-entropy (default) or the spec's asymmetric loss
 (``task.loss=asl``). Measured on the GO benchmark's MF split (1,946-chain corpus, `span` encoder, head fitted on
 frozen readouts, test chains below 30% identity; naive 0.458 Fmax / 0.400 AUPR): linear + BCE 0.481-0.484 /
@@ -26,6 +26,7 @@ from torch import nn
 
 from vabsnet.atomic import atomic_write_text
 from vabsnet.config import TaskConfig, task_section
+from vabsnet.data import annotations as ann
 from vabsnet.data.batch import Batch
 from vabsnet.data.splits import SPLIT_NAMES
 from vabsnet.data.store import Store
@@ -34,7 +35,6 @@ from vabsnet.metrics import auprc_micro, fmax
 from vabsnet.model.heads import ClsHead
 from vabsnet.model.outputs import EncoderOutput
 from vabsnet.structure.protein import Protein
-from vabsnet.tasks import annotations as ann
 from vabsnet.tasks.base import Task
 
 

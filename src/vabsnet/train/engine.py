@@ -16,7 +16,6 @@ import logging
 import os
 import warnings
 from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 import lightning as L
@@ -27,8 +26,9 @@ from vabsnet.atomic import atomic_write_text
 from vabsnet.config import Config
 from vabsnet.data.sampler import StepSampler
 from vabsnet.errors import VabsnetError
+from vabsnet.runtime import CONFIG_FILE
 from vabsnet.train.callbacks import AtomicCheckpoint, MetricsCSV, StepProgress, truncate_metrics
-from vabsnet.train.checkpoint import CHECKPOINT_FILE, CONFIG_FILE, read_checkpoint
+from vabsnet.train.checkpoint import CHECKPOINT_FILE, read_checkpoint
 
 
 def warmup_linear(warmup: int, total: int) -> Callable[[int], float]:
@@ -152,13 +152,6 @@ def step_loader(dataset: Dataset, collate_fn: Callable, config: Config, trainer:
     return DataLoader(dataset, batch_size=config.data.batch_size, sampler=sampler, collate_fn=collate_fn,
                       num_workers=workers, persistent_workers=workers > 0, pin_memory=pin,
                       prefetch_factor=4 if workers > 0 else None)
-
-
-def autocast(device: torch.device | str, precision: str) -> AbstractContextManager:
-    """bf16 autocast for ``bf16-mixed`` (as in training), nothing for ``32``."""
-    if precision != "bf16-mixed":
-        return nullcontext()
-    return torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16)
 
 
 def fit(module: EngineModule, make_dataset: Callable[[], tuple[Dataset, Callable]], run: Path, *, start: int,

@@ -32,23 +32,15 @@ from vabsnet.atomic import atomic_write_json
 from vabsnet.config import PRESETS, Config, preset
 from vabsnet.data.store import Store
 from vabsnet.errors import VabsnetError
+from vabsnet.runtime import CALIBRATION_FILE, MODEL_FILE, FinetuneModel, load_encoder, load_model, save_weights
 from vabsnet.tasks.base import Task, build_task
 from vabsnet.tasks.data import LabelledBatch, TaskDataset
-from vabsnet.train.checkpoint import CHECKPOINT_FILE, load_encoder, read_checkpoint, save_weights
+from vabsnet.train.checkpoint import CHECKPOINT_FILE, read_checkpoint
 from vabsnet.train.engine import EngineModule, _flat, fit, prepare_run, uses_cuda
-from vabsnet.train.evaluate import (
-    CALIBRATION_FILE,
-    MODEL_FILE,
-    FinetuneModel,
-    SplitScores,
-    load_model,
-    predict_split,
-    report,
-    save_scores,
-)
+from vabsnet.train.evaluate import SplitScores, predict_split, report, save_scores
 from vabsnet.train.probe import collect, fit_head
 
-__all__ = ["MODEL_FILE", "FinetuneModel", "FinetuneModule", "finetune", "recipe"]
+__all__ = ["FinetuneModule", "finetune", "recipe"]
 
 
 class FinetuneModule(EngineModule):
@@ -128,7 +120,7 @@ def recipe(config: Config, train_chains: int) -> dict[str, object]:
     5k / 200k). Other presets: the official ratio of fine-tuning to pre-training rate (0.1 binding site,
     0.5 EC and GO) times the preset's rate, ``task.epochs`` over ``train_chains`` (batch and accumulation
     counted), 10% warm-up."""
-    from vabsnet.tasks import task_class
+    from vabsnet.registry import task_class
 
     task = task_class(config.task.name)
     if config.preset == "paper":

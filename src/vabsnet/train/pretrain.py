@@ -11,13 +11,12 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-
 from vabsnet.config import Config
 from vabsnet.data.store import Store
 from vabsnet.errors import VabsnetError
-from vabsnet.pretrain.dataset import PretrainDataset, cluster_groups, collate_pretrain
-from vabsnet.train.checkpoint import CHECKPOINT_FILE, ENCODER_FILE, read_checkpoint, save_encoder
+from vabsnet.pretrain.dataset import PretrainBatch, PretrainDataset, cluster_groups, collate_pretrain
+from vabsnet.runtime import ENCODER_FILE, run_batches, save_encoder
+from vabsnet.train.checkpoint import CHECKPOINT_FILE, read_checkpoint
 from vabsnet.train.engine import fit, prepare_run, set_threads
 from vabsnet.train.module import PretrainModule
 from vabsnet.train.plots import plot_pretrain_curves
@@ -67,28 +66,28 @@ def pretrain(store_path: str | Path, run: str | Path, config: Config, *, devices
     return PretrainResult(run=run, rank=trainer.global_rank, steps=trainer.global_step, resumed_from=start, final=final)
 
 
-@torch.no_grad()
 def heldout_type_accuracy(run: str | Path, store_path: str | Path, split: str = "valid", seed: int = 0) -> dict:
     """Masked residue-type accuracy of a pre-trained run on a held-out split (fixed masks from ``seed``),
-    pooled over every masked residue; also the per-objective losses averaged over batches."""
+    pooled over every masked residue; also the per-objective losses averaged over batches of 4 chains."""
     from vabsnet.pretrain.objectives import pretrain_losses
 
     ckpt = read_checkpoint(Path(run) / CHECKPOINT_FILE)
     config = Config.from_dict(json.loads(ckpt["vabsnet_config"]))
     module = PretrainModule(config)
     module.load_state_dict(ckpt["state_dict"])
-    module.eval()
     store = Store(store_path)
     keys = store.splits()[split]
     dataset = PretrainDataset(store, keys, config, seed=seed, train=False)
-    correct, masked, losses = 0.0, 0, []
-    for start in range(0, len(keys), 4):
-        batch = collate_pretrain([dataset[i] for i in range(start, min(start + 4, len(keys)))])
+
+    def compute(batch: PretrainBatch) -> tuple[int, dict]:
         out = pretrain_losses(module.heads(module.encoder(batch.graph), batch.graph), batch, config.pretrain)
-        n = int(batch.masked.sum())
-        correct += float(out.type_accuracy) * n
-        masked += n
-        losses.append(out.as_dict())
+        return int(batch.masked.sum()), out.as_dict()
+
+    groups = [list(range(i, min(i + 4, len(keys)))) for i in range(0, len(keys), 4)]
+    rows = run_batches(module, [], dataset.__getitem__, collate_pretrain, compute, groups=groups)
+    masked = sum(n for n, _ in rows)
+    correct = sum(n * d["type_accuracy"] for n, d in rows)
+    losses = [d for _, d in rows]
     mean = {k: sum(d[k] for d in losses) / len(losses) for k in losses[0]} if losses else {}
     return {"split": split, "chains": len(keys), "masked_residues": masked,
             "masked_type_accuracy": correct / masked if masked else float("nan"),

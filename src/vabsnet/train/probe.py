@@ -23,10 +23,9 @@ import torch
 from torch import nn
 
 from vabsnet.constants import ATOM_BUDGET
-from vabsnet.data.batch import atom_batches
+from vabsnet.runtime import run_batches
 from vabsnet.tasks.base import Task
 from vabsnet.tasks.data import LabelledBatch, TaskDataset
-from vabsnet.train.engine import autocast
 
 MAX_ROWS = 400_000  # readout rows kept for the fit (per-atom tasks on large stores are subsampled)
 
@@ -76,23 +75,19 @@ def collect(encoder: nn.Module, task: Task, dataset: TaskDataset, precision: str
     return _CACHE[key]
 
 
-@torch.no_grad()
 def _collect(encoder: nn.Module, task: Task, dataset: TaskDataset, precision: str, keep_batches: bool,
              max_rows: int | None, seed: int) -> Readouts:
-    was = encoder.training
-    encoder.eval()
-    device = next(encoder.parameters()).device
+    def compute(batch: LabelledBatch) -> tuple:
+        return task.readout(encoder(batch.graph), batch.graph).float(), batch
+
     xs, ys, batches, row = [], [], [], 0
-    for group in atom_batches(dataset.atoms, ATOM_BUDGET):
-        batch = task.collate([dataset[i] for i in group]).to(device)
-        with autocast(device, precision):
-            x = task.readout(encoder(batch.graph), batch.graph).float()
+    for x, batch in run_batches(encoder, dataset.atoms, dataset.__getitem__, task.collate, compute,
+                                precision=precision, budget=ATOM_BUDGET):
         xs.append(x)
         ys.append(batch.target)
         if keep_batches:
             batches.append((batch, slice(row, row + len(x))))
         row += len(x)
-    encoder.train(was)
     x, y = torch.cat(xs), torch.cat(ys)
     if max_rows is not None and len(x) > max_rows:
         keep = torch.from_numpy(np.sort(np.random.default_rng(seed).choice(len(x), max_rows, replace=False)))

@@ -1,0 +1,63 @@
+"""A fine-tuned run's model: encoder + task head, saved as ``RUN/model.safetensors`` beside ``config.json`` and
+``calibration.json``, loaded without flags."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from vabsnet.config import Config
+from vabsnet.data.store import Store
+from vabsnet.model import VabsEncoder
+from vabsnet.runtime.weights import CALIBRATION_FILE, CONFIG_FILE, MODEL_FILE, CheckpointError
+from vabsnet.tasks.base import Task, build_task
+
+
+class FinetuneModel(nn.Module):
+    """Encoder + task head; its state dict is what ``model.safetensors`` holds."""
+
+    def __init__(self, config: Config, task: Task) -> None:
+        super().__init__()
+        self.encoder = VabsEncoder(config.encoder)
+        self.head = task.head(config.encoder.dim, config.encoder.layers)
+
+
+def upgrade_state(state: dict[str, torch.Tensor], model: FinetuneModel) -> dict[str, torch.Tensor]:
+    """Weights saved before heads had a standardisation (``head.0.weight`` ...): the same head behind an
+    identity standardisation (``head.body.0.weight`` ..., mean 0, scale 1), so older runs still load and
+    predict exactly as before."""
+    if any(k.startswith("head.body.") for k in state) or not any(k.startswith("head.") for k in state):
+        return state
+    out = {(f"head.body.{k[5:]}" if k.startswith("head.") else k): v for k, v in state.items()}
+    out["head.norm.mean"] = torch.zeros_like(model.head.norm.mean)
+    out["head.norm.scale"] = torch.ones_like(model.head.norm.scale)
+    return out
+
+
+def load_model(run: str | Path, store: Store | None = None,
+               device: str | torch.device = "cpu") -> tuple[FinetuneModel, Config, Task]:
+    """A fine-tuned run's model (eval mode, on ``device``), config and task (bound to ``store`` when given,
+    for its labels)."""
+    from safetensors.torch import load_file
+
+    run = Path(run)
+    if not (run / MODEL_FILE).exists() or not (run / CONFIG_FILE).exists():
+        raise CheckpointError(f"{run}: no {MODEL_FILE} + {CONFIG_FILE} (run `vabsnet finetune` first)")
+    config = Config.load(run / CONFIG_FILE)
+    state = load_file(str(run / MODEL_FILE))
+    if "head.body.3.weight" in state and getattr(config.task, "head", "mlp") == "linear":
+        config = config.override(**{"task.head": "mlp"})  # saved before function heads had a choice
+    task = build_task(config.task, store)
+    model = FinetuneModel(config, task)
+    try:
+        model.load_state_dict(upgrade_state(state, model))
+    except RuntimeError as exc:
+        raise CheckpointError(f"{run / MODEL_FILE}: does not fit this version's {task.name} model (function "
+                              f"tasks read a wider readout since the fine-tuning recipe changed; fine-tune again): "
+                              f"{str(exc).splitlines()[0]}") from None
+    if (run / CALIBRATION_FILE).exists():
+        task.use_calibration(json.loads((run / CALIBRATION_FILE).read_text()))
+    return model.to(device).eval(), config, task
