@@ -43,3 +43,43 @@ def test_flag_and_set_for_the_same_key_is_a_clear_error(tmp_path, capsys):
     assert main(["pretrain", "--store", str(tmp_path), "--out", str(tmp_path / "r"),
                  "--set", "encoder.attention=fast"]) == 2
     assert "must be one of" in capsys.readouterr().err
+
+
+def test_config_file_is_the_base_and_flags_apply_on_top(tmp_path):
+    import pytest
+
+    from vabsnet.cli import _config, build_parser
+    from vabsnet.config import preset
+    from vabsnet.errors import VabsnetError
+
+    saved = tmp_path / "config.json"
+    saved.write_text(preset("base").override(**{"data.crop_residues": 96, "train.lr": 2e-4}).to_json())
+    parser = build_parser()
+    args = parser.parse_args(["pretrain", "--store", "s", "--out", "o", "--config", str(saved), "--max-steps", "7",
+                              "--set", "train.lr=0.003"])
+    config = _config(args, **{"train.max_steps": args.max_steps})
+    assert (config.preset, config.encoder.dim, config.data.crop_residues) == ("base", 256, 96)
+    assert (config.train.max_steps, config.train.lr) == (7, 0.003)
+    args = parser.parse_args(["pretrain", "--store", "s", "--out", "o", "--config", str(saved), "--preset", "tiny"])
+    with pytest.raises(VabsnetError, match="--config and --preset"):
+        _config(args)
+    saved.write_text("{not json")
+    args = parser.parse_args(["pretrain", "--store", "s", "--out", "o", "--config", str(saved)])
+    with pytest.raises(VabsnetError, match="config.json"):
+        _config(args)
+
+
+def test_one_flag_for_a_fine_tuned_run_and_one_for_an_encoder():
+    from vabsnet.cli import build_parser
+
+    parser = build_parser()
+    for flag in ("--run", "--checkpoint"):  # --checkpoint: the older name, kept
+        assert parser.parse_args(["predict", "go-mf", flag, "R", "f.pdb", "--out", "o"]).run == "R"
+        assert parser.parse_args(["pockets", flag, "R", "f.pdb", "--out", "o"]).run == "R"
+        assert parser.parse_args(["dock", "r.pdb", "--smiles", "C", "--out", "o", flag, "R"]).run == "R"
+    assert parser.parse_args(["evaluate", "--run", "R", "--store", "s"]).run == "R"
+    for flag in ("--encoder", "--init"):
+        assert parser.parse_args(["finetune", "--store", "s", "--out", "o", flag, "E"]).encoder == "E"
+    for flag in ("--encoder", "--checkpoint"):
+        assert parser.parse_args(["embed", flag, "E", "f.pdb", "--out", "o"]).encoder == "E"
+    assert parser.parse_args(["predict", "go-mf", "--run", "R", "f.pdb", "--out", "o"]).precision is None

@@ -62,19 +62,25 @@ def _parse_overrides(items: list[str]) -> dict[str, object]:
 
 
 def _config(args: argparse.Namespace, **flags: object) -> object:
-    """The preset, then the flags that were given (None = not given), then ``--set``; a key given both by
-    a flag and by ``--set`` is an error rather than a guess."""
-    from vabsnet.config import preset
+    """The preset (or ``--config FILE``), then the flags that were given (None = not given), then ``--set``; a
+    key given both by a flag and by ``--set`` is an error rather than a guess."""
+    from vabsnet.config import Config, preset
 
     sets = _parse_overrides(args.set or [])
     given = {k: v for k, v in flags.items() if v is not None}
     clash = sorted(set(given) & set(sets))
     if clash:
         raise VabsnetError(f"{', '.join(clash)}: given both by a flag and by --set; use one")
+    if args.config and args.preset:
+        raise VabsnetError("--config and --preset both name the base configuration; use one")
     try:
-        return preset(args.preset).override(**given, **sets)
+        base = Config.load(args.config) if args.config else preset(args.preset or "tiny")
+        return base.override(**given, **sets)
+    except OSError as exc:
+        raise VabsnetError(f"--config {args.config}: {exc.strerror or exc}") from None
     except (KeyError, ValueError, TypeError) as exc:
-        raise VabsnetError(f"bad configuration: {exc}") from None
+        where = f"{args.config}: " if args.config else ""
+        raise VabsnetError(f"bad configuration: {where}{exc}") from None
 
 
 def _pretrain(args: argparse.Namespace) -> int:
@@ -108,7 +114,7 @@ def _finetune(args: argparse.Namespace) -> int:
              "train.precision": args.precision, "train.max_steps": args.max_steps}
     config = _config(args, **flags)
     given = {k for k, v in flags.items() if v is not None} | set(_parse_overrides(args.set or []))
-    result = finetune(args.store, args.out, config, init=args.init, devices=args.devices,  # type: ignore[arg-type]
+    result = finetune(args.store, args.out, config, init=args.encoder, devices=args.devices,  # type: ignore[arg-type]
                       accelerator=args.accelerator, progress=not args.quiet, given=given)
     if result:  # rank 0
         print(f"{args.out}/metrics.json (test, {result['proteins']} proteins): {_headline(result)}")
@@ -126,7 +132,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _predict(args: argparse.Namespace) -> int:
     from vabsnet.predict import predict_files
 
-    summary = predict_files(args.task, args.checkpoint, args.inputs, args.out, progress=not args.quiet,
+    summary = predict_files(args.task, args.run, args.inputs, args.out, progress=not args.quiet,
                             max_chain_residues=args.max_chain_residues, device=args.device,
                             precision=args.precision, atom_budget=args.atom_budget, lm_features=args.lm_features)
     print(f"{args.out}: {summary.chains} chains from {summary.files} files; {summary.failures} failures "
@@ -137,7 +143,7 @@ def _predict(args: argparse.Namespace) -> int:
 def _pockets(args: argparse.Namespace) -> int:
     from vabsnet.pockets import pocket_files
 
-    summary, threshold = pocket_files(args.checkpoint, args.inputs, args.out, min_probability=args.min_probability,
+    summary, threshold = pocket_files(args.run, args.inputs, args.out, min_probability=args.min_probability,
                                       link=args.link, min_atoms=args.min_atoms, top_fraction=args.top_fraction,
                                       progress=not args.quiet,
                                       device=args.device, precision=args.precision, atom_budget=args.atom_budget,
@@ -161,7 +167,7 @@ def _dock(args: argparse.Namespace) -> int:
         if len(values) != 6:
             raise VabsnetError(f"--box {args.box!r}: six numbers expected, centre x,y,z then size x,y,z")
         boxes.append(Box("box", np.array(values[:3]), np.array(values[3:])))
-    result = dock(args.receptor, args.out, sdf=args.ligand, smiles=args.smiles, run=args.checkpoint, top_k=args.top_k,
+    result = dock(args.receptor, args.out, sdf=args.ligand, smiles=args.smiles, run=args.run, top_k=args.top_k,
                   boxes=boxes, blind=args.blind, exhaustiveness=args.exhaustiveness, poses=args.poses, seed=args.seed,
                   cpu=args.cpu, device=args.device, min_probability=args.min_probability)
     best = min(float(r.split(",")[10]) for r in result["rows"]) if result["rows"] else float("nan")
@@ -173,7 +179,7 @@ def _dock(args: argparse.Namespace) -> int:
 def _embed(args: argparse.Namespace) -> int:
     from vabsnet.embed import embed_files
 
-    summary = embed_files(args.checkpoint, args.inputs, args.out, fmt=args.format, progress=not args.quiet,
+    summary = embed_files(args.encoder, args.inputs, args.out, fmt=args.format, progress=not args.quiet,
                           max_chain_residues=args.max_chain_residues, device=args.device,
                           precision=args.precision, atom_budget=args.atom_budget, lm_features=args.lm_features)
     print(f"{args.out}: {summary.chains} chains from {summary.files} files; {summary.failures} failures "
@@ -195,7 +201,9 @@ def _add_training(p: argparse.ArgumentParser) -> None:
     p.add_argument("--precision", choices=["32", "bf16-mixed"], help="default: the preset's train.precision")
     p.add_argument("--max-steps", type=int)
     p.add_argument("--seed", type=int)
-    p.add_argument("--preset", default="tiny", help="tiny | base | paper")
+    p.add_argument("--preset", help="tiny (default) | base | paper")
+    p.add_argument("--config", metavar="FILE", help="a whole config as JSON (e.g. a run's config.json) instead "
+                   "of --preset; flags and --set apply on top")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="config override, e.g. --set data.crop_residues=128 (repeatable)")
     p.add_argument("--quiet", action="store_true")
@@ -203,7 +211,7 @@ def _add_training(p: argparse.ArgumentParser) -> None:
 
 def _add_inference(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto (CUDA when available) | cpu | cuda[:N]")
-    p.add_argument("--precision", choices=["32", "bf16-mixed"], default="32")
+    p.add_argument("--precision", choices=["32", "bf16-mixed"], help="default: the model's train.precision")
     p.add_argument("--atom-budget", type=int, default=ATOM_BUDGET, help="atoms per batch of chains")
 
 
@@ -339,7 +347,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--test-cutoff", type=float, choices=[0.3, 0.4, 0.5, 0.7, 0.95],
                    help="DeepFRI test chains kept below this identity to train")
     p.add_argument("--store", required=True)
-    p.add_argument("--init", help="pre-trained RUN/encoder.safetensors (random initialisation when absent)")
+    p.add_argument("--encoder", "--init", dest="encoder",
+                   help="a pre-trained RUN/encoder.safetensors or RUN directory (random initialisation when absent)")
     p.add_argument("--freeze-encoder", action="store_true")
     p.add_argument("--out", required=True)
     _add_training(p)
@@ -354,7 +363,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("predict", help="predictions of a fine-tuned model")
     p.add_argument("task", choices=sorted(TASKS))
-    p.add_argument("--checkpoint", required=True, help="the fine-tuned run directory")
+    p.add_argument("--run", "--checkpoint", dest="run", required=True, help="the fine-tuned run directory")
     p.add_argument("inputs", nargs="+")
     p.add_argument("--out", required=True)
     _add_max_chain_residues(p)
@@ -365,7 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("pockets", help="ranked binding pockets (CSV + PDB with pocket pseudo-atoms) from a "
                        "fine-tuned binding-site model")
-    p.add_argument("--checkpoint", required=True, help="the fine-tuned binding-site run directory")
+    p.add_argument("--run", "--checkpoint", dest="run", required=True, help="the fine-tuned binding-site run directory")
     p.add_argument("inputs", nargs="+")
     p.add_argument("--out", required=True)
     cut = p.add_mutually_exclusive_group()
@@ -387,7 +396,7 @@ def build_parser() -> argparse.ArgumentParser:
     ligand.add_argument("--ligand", help="an SDF file (first molecule)")
     ligand.add_argument("--smiles", help="a SMILES string (one conformer generated with RDKit, seeded)")
     p.add_argument("--out", required=True)
-    p.add_argument("--checkpoint", help="a fine-tuned binding-site run: dock in its top-k pockets")
+    p.add_argument("--run", "--checkpoint", dest="run", help="a fine-tuned binding-site run: dock in its top-k pockets")
     p.add_argument("--top-k", type=int, default=3)
     p.add_argument("--min-probability", type=float, help="pocket atoms threshold (default: the run's calibrated one)")
     p.add_argument("--box", help="also dock in this box: centre x,y,z then size x,y,z (A)")
@@ -400,7 +409,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_dock)
 
     p = sub.add_parser("embed", help="per-residue, per-atom and per-protein embeddings of structure files")
-    p.add_argument("--checkpoint", required=True, help="RUN/encoder.safetensors (config.json beside it)")
+    p.add_argument("--encoder", "--checkpoint", dest="encoder", required=True,
+                   help="a pre-trained RUN/encoder.safetensors, or the RUN directory (config.json beside it)")
     p.add_argument("inputs", nargs="+", help="files, directories, list files (.txt), or 'bundled'")
     p.add_argument("--out", required=True)
     p.add_argument("--format", choices=["pt", "h5"], default="pt")

@@ -79,10 +79,11 @@ def _pt_record(e: ChainEmbedding, layer: int) -> dict:
 
 def embed_files(checkpoint: str | Path, inputs: Sequence[str | Path], out: str | Path, *,
                 fmt: Literal["pt", "h5"] = "pt", progress: bool = True,
-                max_chain_residues: int = MAX_CHAIN_RESIDUES, device: str = "auto", precision: str = "32",
+                max_chain_residues: int = MAX_CHAIN_RESIDUES, device: str = "auto", precision: str | None = None,
                 atom_budget: int = ATOM_BUDGET, lm_features: str | Path | None = None) -> FilesSummary:
     dev = resolve_device(device)
     encoder, config = load_encoder(checkpoint)
+    precision = precision or config.train.precision  # the model's own, unless asked otherwise
     encoder = encoder.to(dev).eval()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -154,11 +154,12 @@ class PocketFinder:
     :meth:`run` finds the pockets of every chain of structure files."""
 
     def __init__(self, run: str | Path, *, min_probability: float | None = None, link: float = 3.0,
-                 min_atoms: int = 5, device: str = "auto", precision: str = "32",
+                 min_atoms: int = 5, device: str = "auto", precision: str | None = None,
                  top_fraction: float | None = None) -> None:
         self.device, self.precision, self.link, self.min_atoms = resolve_device(device), precision, link, min_atoms
         self.top_fraction = top_fraction
         self.model, self.config, self.task = load_model(run, device=self.device)
+        self.precision = precision or self.config.train.precision  # the model's own, unless asked otherwise
         if self.task.name != "binding-site":
             raise VabsnetError(f"{run}: a {self.task.name} model; pockets need a binding-site model")
         calibrated = self.task.threshold  # type: ignore[attr-defined]
@@ -193,7 +194,7 @@ class PocketFinder:
 def pocket_files(run: str | Path, inputs: Sequence[str | Path], out: str | Path, *,
                  min_probability: float | None = None, link: float = 3.0, min_atoms: int = 5,
                  top_fraction: float | None = None, progress: bool = True, device: str = "auto",
-                 precision: str = "32", atom_budget: int = ATOM_BUDGET, max_chain_residues: int = MAX_CHAIN_RESIDUES,
+                 precision: str | None = None, atom_budget: int = ATOM_BUDGET, max_chain_residues: int = MAX_CHAIN_RESIDUES,
                  lm_features: str | Path | None = None) -> tuple[FilesSummary, float]:
     """Write the pocket files of every chain; returns the summary and the threshold used."""
     finder = PocketFinder(run, min_probability=min_probability, link=link, min_atoms=min_atoms, device=device,

@@ -23,12 +23,13 @@ from vabsnet.runtime import autocast, load_model, resolve_device
 
 def predict_files(task_name: str, run: str | Path, inputs: Sequence[str | Path], out: str | Path, *,
                   progress: bool = True, max_chain_residues: int = MAX_CHAIN_RESIDUES, device: str = "auto",
-                  precision: str = "32", atom_budget: int = ATOM_BUDGET,
+                  precision: str | None = None, atom_budget: int = ATOM_BUDGET,
                   lm_features: str | Path | None = None) -> FilesSummary:
     dev = resolve_device(device)
     model, config, task = load_model(run, device=dev)
     if task.name != task_name:
         raise VabsnetError(f"{run}: a {task.name} model, not a {task_name} model")
+    precision = precision or config.train.precision  # the model's own, unless asked otherwise
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     writer = task.prediction_writer(out)

@@ -8,6 +8,7 @@ the bundled mmCIF headers.
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 
 import numpy as np
 import pytest
@@ -171,7 +172,7 @@ def test_finetune_go_and_evaluate(store, tmp_path, capsys):
     assert "a go-mf model, not a binding-site model" in capsys.readouterr().err
 
 
-def test_two_layer_head_and_runs_saved_before_the_choice(store, tmp_path):
+def test_two_layer_head_and_runs_saved_before_the_choice(store, tmp_path, monkeypatch):
     """``task.head=mlp`` trains the two-layer head; a run saved before ``task.head`` existed (its config has no
     such key, its weights the two-layer head) still loads, as the two-layer head."""
     labels = tmp_path / "labels"
@@ -190,3 +191,14 @@ def test_two_layer_head_and_runs_saved_before_the_choice(store, tmp_path):
     after = np.stack(read_chain_scores(run / "scores_test.npz")[1])  # rewritten by evaluate
     assert before.shape == (2, 4) and before.std() > 0
     np.testing.assert_allclose(after, before, atol=1e-6)
+    # inference runs in the model's own precision unless asked otherwise
+    import vabsnet.predict
+
+    seen = []
+    monkeypatch.setattr(vabsnet.predict, "autocast", lambda device, precision: seen.append(precision) or nullcontext())
+    config["train"]["precision"] = "bf16-mixed"
+    (run / "config.json").write_text(json.dumps(config))
+    one = [str(entry("2OFG").path)]
+    vabsnet.predict.predict_files("go-mf", run, one, tmp_path / "p1", progress=False, device="cpu")
+    vabsnet.predict.predict_files("go-mf", run, one, tmp_path / "p2", progress=False, device="cpu", precision="32")
+    assert seen == ["bf16-mixed", "32"]

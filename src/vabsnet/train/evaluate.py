@@ -54,9 +54,10 @@ def predict_split(model: FinetuneModel, task: Task, dataset: TaskDataset, precis
 
 
 def split_scores(run: str | Path, store_path: str | Path, split: str = "test", device: str = "cpu",
-                 precision: str = "32") -> SplitScores:
+                 precision: str | None = None) -> SplitScores:
     store = Store(store_path)
     model, config, task = load_model(run, store, resolve_device(device))
+    precision = precision or config.train.precision  # the model's own, unless asked otherwise
     dataset = task.dataset(store, task.split_keys(store)[split], config, train=False, seed=0)
     if len(dataset) == 0:
         raise VabsnetError(f"{store_path}: no {split} chain has labels for task {task.name}")
@@ -108,7 +109,7 @@ def read_chain_scores(path: str | Path) -> tuple[list[str], list[np.ndarray], li
 
 
 def evaluate(run: str | Path, store_path: str | Path, split: str = "test", write: bool = True,
-             extra: dict | None = None, device: str = "auto", precision: str = "32") -> dict:
+             extra: dict | None = None, device: str = "auto", precision: str | None = None) -> dict:
     """Metrics of a fine-tuned run (read from disk) on one split of a store (plus ``extra`` entries); writes
     ``RUN/metrics[_split].json`` and the ROC/PR plots."""
     out = split_scores(run, store_path, split, device, precision)
