@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from run_go import CUTOFFS  # noqa: E402  (the cutoffs the tables report)
 
 from vabsnet.atomic import atomic_write_json
 from vabsnet.config import preset
@@ -29,8 +30,6 @@ from vabsnet.model import VabsEncoder
 from vabsnet.runtime import ENCODER_FILE, load_encoder, run_batches
 from vabsnet.tasks.baselines import metrics_by_cutoff, task_splits
 from vabsnet.tasks.function import FunctionConfig
-
-CUTOFFS = (0.3, 0.5, 0.95)
 
 
 def features(encoder: VabsEncoder, store: Store, keys: list[str]) -> np.ndarray:

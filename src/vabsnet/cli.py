@@ -8,7 +8,9 @@ import sys
 from collections.abc import Sequence
 
 from vabsnet import __version__
+from vabsnet.config import MASKS
 from vabsnet.constants import ATOM_BUDGET, MAX_CHAIN_RESIDUES
+from vabsnet.data.annotations import CUTOFFS
 from vabsnet.errors import VabsnetError
 from vabsnet.registry import TASKS
 
@@ -333,7 +335,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("pretrain", help="pre-train an encoder (SMPC span masking or an ablation); resumable")
     p.add_argument("--store", required=True)
-    p.add_argument("--mask", choices=["span", "residue", "residue-only", "single"],
+    p.add_argument("--mask", choices=MASKS,
                    help="span (SMPC, default); single: scattered residues reduced to a noised CA, as span; "
                    "residue: type only, atoms kept (leaks); residue-only: CA atoms only")
     p.add_argument("--out", required=True, help="run directory")
@@ -344,7 +346,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--task", default="binding-site", choices=sorted(TASKS))
     p.add_argument("--labels", help="DeepFRI/TorchDrug folder (nrPDB-EC_annot.tsv / nrPDB-GO_annot.tsv, split "
                    "lists, test CSV); without it, ec uses the EC numbers in the structure headers")
-    p.add_argument("--test-cutoff", type=float, choices=[0.3, 0.4, 0.5, 0.7, 0.95],
+    p.add_argument("--test-cutoff", type=float, choices=CUTOFFS,
                    help="DeepFRI test chains kept below this identity to train")
     p.add_argument("--store", required=True)
     p.add_argument("--encoder", "--init", dest="encoder",

@@ -81,11 +81,16 @@ class DataConfig:
     sampling: Literal["chain", "cluster"] = "chain"
 
 
+# Masking strategies of pre-training (vabsnet.pretrain.masking): the one list of their names.
+Mask = Literal["span", "residue", "residue-only", "single"]
+MASKS: tuple[str, ...] = get_args(Mask)
+
+
 @dataclass(frozen=True)
 class PretrainConfig:
     """SMPC masking and objective weights (spec section 4)."""
 
-    mask: Literal["span", "residue", "residue-only", "single"] = "span"
+    mask: Mask = "span"
     mask_ratio: float = 0.3
     span_mean: float = 6.0  # Poisson mean of span lengths
     noise_std: float = 0.5  # Angstrom, on masked residues

@@ -194,7 +194,8 @@ class PocketFinder:
 def pocket_files(run: str | Path, inputs: Sequence[str | Path], out: str | Path, *,
                  min_probability: float | None = None, link: float = 3.0, min_atoms: int = 5,
                  top_fraction: float | None = None, progress: bool = True, device: str = "auto",
-                 precision: str | None = None, atom_budget: int = ATOM_BUDGET, max_chain_residues: int = MAX_CHAIN_RESIDUES,
+                 precision: str | None = None, atom_budget: int = ATOM_BUDGET,
+                 max_chain_residues: int = MAX_CHAIN_RESIDUES,
                  lm_features: str | Path | None = None) -> tuple[FilesSummary, float]:
     """Write the pocket files of every chain; returns the summary and the threshold used."""
     finder = PocketFinder(run, min_probability=min_probability, link=link, min_atoms=min_atoms, device=device,

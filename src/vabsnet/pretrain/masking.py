@@ -15,16 +15,16 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 
+from vabsnet.config import MASKS, Mask
 from vabsnet.constants import ATOM_CA, RESTYPE_MASK
 from vabsnet.structure.protein import Protein
 from vabsnet.structure.select import keep_atoms
 
-Strategy = Literal["span", "residue", "residue-only", "single"]
-STRATEGIES: tuple[str, ...] = ("span", "residue", "residue-only", "single")
+Strategy = Mask
+STRATEGIES = MASKS
 
 
 @dataclass(frozen=True, eq=False)

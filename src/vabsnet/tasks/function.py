@@ -74,8 +74,8 @@ class FunctionConfig(TaskConfig):
 
     def validate(self) -> None:
         super().validate()
-        if self.test_cutoff not in (0.3, 0.4, 0.5, 0.7, 0.95):
-            raise ValueError("task.test_cutoff must be one of 0.3, 0.4, 0.5, 0.7, 0.95 (DeepFRI test CSV)")
+        if self.test_cutoff not in ann.CUTOFFS:
+            raise ValueError(f"task.test_cutoff must be one of {', '.join(map(str, ann.CUTOFFS))} (DeepFRI test CSV)")
         if not 1 <= self.ec_level <= 4:
             raise ValueError("task.ec_level must be in 1..4")
         if self.head not in ("linear", "mlp"):
