@@ -13,7 +13,7 @@ SRC = Path(vabsnet.__file__).parent
 
 # Lowest first. A module may import from its own layer's package and from lower layers only.
 LAYERS: list[tuple[str, ...]] = [
-    ("errors", "constants", "atomic", "metrics", "registry"),
+    ("errors", "constants", "atomic", "metrics", "registry", "plots"),
     ("config",),
     ("structure", "corpus"),
     ("features",),

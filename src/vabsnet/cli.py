@@ -100,8 +100,10 @@ def _pretrain(args: argparse.Namespace) -> int:
 
 
 def _headline(result: dict) -> str:
-    """The headline metrics of a task's result, as one line."""
-    keys = ("auroc", "auprc", "mcc", "f1", "iou", "fmax", "auprc_micro")
+    """The headline metrics of a task's result (the ones its task names), as one line."""
+    from vabsnet.registry import task_class
+
+    keys = task_class(result["task"]).headline
     return ", ".join(f"{k} {result[k]:.3f}" for k in keys if result.get(k) is not None)
 
 
@@ -119,7 +121,7 @@ def _finetune(args: argparse.Namespace) -> int:
     result = finetune(args.store, args.out, config, init=args.encoder, devices=args.devices,  # type: ignore[arg-type]
                       accelerator=args.accelerator, progress=not args.quiet, given=given)
     if result:  # rank 0
-        print(f"{args.out}/metrics.json (test, {result['proteins']} proteins): {_headline(result)}")
+        print(f"{args.out}/metrics.json (test, {len(result['chains'])} chains): {_headline(result)}")
     return 0
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from vabsnet.atomic import atomic_write_json, atomic_write_text
-from vabsnet.train.plots import pyplot, roc_points, save_figure
+from vabsnet.plots import pyplot, roc_points, save_figure
 
 DOWNSTREAM = ("auroc", "auprc", "mcc", "f1", "precision", "recall", "iou",
               "pooled_auroc", "pooled_auprc", "pooled_mcc", "pooled_f1", "pooled_iou",

@@ -1,8 +1,10 @@
 """The task plug-in contract. A task owns its labels, dataset and collation (defaults here), head, loss,
-scores, metrics and prediction writer; adding one is a module plus a line in ``vabsnet.tasks.TASKS``."""
+scores, typed metrics with the headline it names, plots and prediction writer; adding one is a module plus a
+line in ``vabsnet.registry.TASKS`` (tests/test_toy_task.py adds a residue-level regression that way)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -16,6 +18,7 @@ from vabsnet.data.store import Store
 from vabsnet.errors import VabsnetError
 from vabsnet.model.heads import TaskHead
 from vabsnet.model.outputs import EncoderOutput
+from vabsnet.plots import plot_roc_pr
 from vabsnet.structure.protein import Protein
 from vabsnet.tasks.augment import Augmented
 from vabsnet.tasks.data import TaskDataset, collate_labelled
@@ -29,14 +32,34 @@ class PredictionWriter(Protocol):
     def close(self) -> None: ...
 
 
+@dataclass(frozen=True)
+class Metrics:
+    """A task's metrics of one split: ``values`` (the figures, higher or lower is better as the task says),
+    ``counts`` (proteins, terms ...) and ``notes`` (how each figure is averaged, where a threshold came from,
+    figures at other settings). ``metrics["auroc"]`` reads a value; :meth:`to_dict` is the flat form written
+    to ``metrics.json``."""
+
+    values: dict[str, float]
+    counts: dict[str, int] = field(default_factory=dict)
+    notes: dict[str, object] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> float:
+        return self.values[name]
+
+    def to_dict(self) -> dict[str, object]:
+        return {**self.values, **self.counts, **self.notes}
+
+
 class Task:
     """Base class of tasks. Subclasses set ``name``, ``level`` (``"residue"``: scores per residue;
-    ``"protein"``: one score vector per chain) and ``selection_metric``, and implement the methods that
-    raise ``NotImplementedError`` here."""
+    ``"protein"``: one score vector per chain), ``selection_metric`` (a value of :meth:`metrics`, higher is
+    better) and ``headline`` (the values a one-line summary shows), and implement the methods that raise
+    ``NotImplementedError`` here."""
 
     name: str
     level: str
     selection_metric: str
+    headline: tuple[str, ...] = ()
     config_class: type[TaskConfig] = TaskConfig  # the task's ``task.*`` section
     config: TaskConfig
     # fine-tuning schedule (vabsnet.train.finetune.recipe): official fine-tuning rate / pre-training rate,
@@ -120,8 +143,14 @@ class Task:
     def targets(self, target: torch.Tensor, batch: Batch) -> list[np.ndarray]:
         raise NotImplementedError
 
-    def metrics(self, scores: list[np.ndarray], targets: list[np.ndarray]) -> dict:
+    def metrics(self, scores: list[np.ndarray], targets: list[np.ndarray]) -> Metrics:
         raise NotImplementedError
+
+    def plot(self, scores: list[np.ndarray], targets: list[np.ndarray], out: Path, split: str) -> None:
+        """Figures of one split's predictions into ``out`` (default: ROC and PR curves of the pooled scores
+        against binary targets, ``roc_<split>.png`` and ``pr_<split>.png``)."""
+        plot_roc_pr(np.concatenate([np.ravel(s) for s in scores]),
+                    np.concatenate([np.ravel(t) for t in targets]).astype(bool), out, split)
 
     def atom_pairs(self, logits: torch.Tensor, target: torch.Tensor, batch: Batch) -> list[tuple] | None:
         """Per protein (atom scores, atom labels), for tasks with atom-level labels; None otherwise."""

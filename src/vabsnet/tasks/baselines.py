@@ -106,7 +106,7 @@ def metrics_by_cutoff(task: FunctionTask, keys: list[str], scores: np.ndarray, t
     out = {}
     for cutoff in cutoffs:
         keep = np.asarray(test_keys_at(task, keys, cutoff), bool)
-        out[f"{cutoff:g}"] = task.metrics(list(scores[keep]), list(targets[keep].astype(bool)))
+        out[f"{cutoff:g}"] = task.metrics(list(scores[keep]), list(targets[keep].astype(bool))).to_dict()
     return out
 
 

@@ -31,7 +31,7 @@ from vabsnet.structure.labels import binding_ligands, binding_site_labels
 from vabsnet.structure.protein import Protein
 from vabsnet.structure.write import to_pdb
 from vabsnet.tasks.augment import Augmented, mask_residues_keep_atoms
-from vabsnet.tasks.base import Task
+from vabsnet.tasks.base import Metrics, Task
 
 PRIOR = 0.03  # initial predicted probability of a binding residue (2.7% in the bundled train split)
 
@@ -57,6 +57,7 @@ class BindingSiteTask(Task):
     name = "binding-site"
     level = "residue"
     selection_metric = "auprc"
+    headline = ("auroc", "auprc", "mcc", "f1", "iou")
     THRESHOLDED = ("mcc", "f1", "precision", "recall", "iou")
     lr_ratio = 0.1  # official 1e-5 fine-tuning over 1e-4 pre-training
     paper_schedule = {"train.lr": 1e-5, "train.warmup_steps": 10_000, "train.max_steps": 100_000,
@@ -128,23 +129,25 @@ class BindingSiteTask(Task):
         return {**{f"atom_{k}": v for k, v in report["per_protein_mean"].items()},
                 **{f"atom_pooled_{k}": v for k, v in report["pooled"].items()}}
 
-    def metrics(self, scores: list[np.ndarray], targets: list[np.ndarray]) -> dict:
+    def metrics(self, scores: list[np.ndarray], targets: list[np.ndarray]) -> Metrics:
         pairs = list(zip(scores, targets, strict=True))
         report = binary_report(pairs, self.threshold)
-        flat = dict(report["per_protein_mean"])
-        flat.update({f"pooled_{k}": v for k, v in report["pooled"].items()})
+        values = dict(report["per_protein_mean"])
+        values.update({f"pooled_{k}": v for k, v in report["pooled"].items()})
+        notes: dict[str, object] = {}
         if self.threshold != self.config.threshold:  # the same at the fixed threshold, labelled as such
             fixed = binary_report(pairs, self.config.threshold)
-            flat[f"at_{self.config.threshold:g}"] = {
+            notes[f"at_{self.config.threshold:g}"] = {
                 **{k: fixed["per_protein_mean"][k] for k in self.THRESHOLDED},
                 **{f"pooled_{k}": fixed["pooled"][k] for k in self.THRESHOLDED}}
-        flat["threshold_source"] = self.threshold_source
-        return {**flat, "averaging": {"<metric>": "computed per protein, then the mean over proteins where it "
-                                      "is defined (the reference code's convention)",
-                                      "pooled_<metric>": "pooled over all residues of the split",
-                                      "atom_<metric>, atom_pooled_<metric>": "the same over atoms, each atom "
-                                      "scored by its own logit (present in evaluate's metrics file)"},
-                "threshold": report["threshold"], "proteins": report["proteins"]}
+        notes["threshold_source"] = self.threshold_source
+        notes["averaging"] = {"<metric>": "computed per protein, then the mean over proteins where it "
+                              "is defined (the reference code's convention)",
+                              "pooled_<metric>": "pooled over all residues of the split",
+                              "atom_<metric>, atom_pooled_<metric>": "the same over atoms, each atom "
+                              "scored by its own logit (present in evaluate's metrics file)"}
+        notes["threshold"] = report["threshold"]
+        return Metrics(values, {"proteins": report["proteins"]}, notes)
 
     def prediction_writer(self, out: Path) -> BindingSiteWriter:
         return BindingSiteWriter(out, self.threshold)

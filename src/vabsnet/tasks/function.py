@@ -35,7 +35,7 @@ from vabsnet.metrics import auprc_micro, fmax
 from vabsnet.model.heads import ClsHead
 from vabsnet.model.outputs import EncoderOutput
 from vabsnet.structure.protein import Protein
-from vabsnet.tasks.base import Task
+from vabsnet.tasks.base import Metrics, Task
 
 
 def asymmetric_loss(logits: torch.Tensor, target: torch.Tensor, gamma_pos: float = 1.0,
@@ -95,6 +95,7 @@ class FunctionTask(Task):
     config_class = FunctionConfig
     level = "protein"
     selection_metric = "fmax"
+    headline = ("fmax", "auprc_micro")
 
     def __init__(self, config: TaskConfig, store: Store | None = None) -> None:
         config = task_section(config)
@@ -216,15 +217,17 @@ class FunctionTask(Task):
     def targets(self, target: torch.Tensor, batch: Batch) -> list[np.ndarray]:
         return list(target.cpu().numpy().astype(bool))
 
-    def metrics(self, scores: list[np.ndarray], targets: list[np.ndarray]) -> dict:
+    def metrics(self, scores: list[np.ndarray], targets: list[np.ndarray]) -> Metrics:
         s, y = np.stack(scores), np.stack(targets)  # [P, T]
-        return {"fmax": fmax(s, y), "auprc_micro": auprc_micro(s, y), "proteins": len(scores),
-                "terms": len(self.index), "proteins_without_labels": int((y.sum(1) == 0).sum()),
-                "split_method": self.split_method,
-                "averaging": {"fmax": "protein-centric: precision averaged over proteins with a score above "
-                              "the threshold, recall over all proteins, maximum F over every distinct score "
-                              "(TorchDrug f1_max)",
-                              "auprc_micro": "pair-centric: average precision over all (protein, term) pairs"}}
+        return Metrics({"fmax": fmax(s, y), "auprc_micro": auprc_micro(s, y)},
+                       {"proteins": len(scores), "terms": len(self.index),
+                        "proteins_without_labels": int((y.sum(1) == 0).sum())},
+                       {"split_method": self.split_method,
+                        "averaging": {"fmax": "protein-centric: precision averaged over proteins with a score above "
+                                      "the threshold, recall over all proteins, maximum F over every distinct "
+                                      "score (TorchDrug f1_max)",
+                                      "auprc_micro": "pair-centric: average precision over all (protein, term) "
+                                      "pairs"}})
 
     def prediction_writer(self, out: Path) -> FunctionWriter:
         return FunctionWriter(out / "predictions.csv", self.config.terms)

@@ -20,7 +20,6 @@ from vabsnet.metrics import score_spread
 from vabsnet.runtime import FinetuneModel, load_model, resolve_device, run_batches
 from vabsnet.tasks.base import Task
 from vabsnet.tasks.data import LabelledBatch, TaskDataset
-from vabsnet.train.plots import plot_roc_pr
 
 
 @dataclass(frozen=True, eq=False)
@@ -69,7 +68,8 @@ def report(pred: SplitScores, split: str, run: str | Path | None = None, extra: 
     score spread: ``spread.max_score``, ``spread.score_sd`` ...), plus ``extra`` entries. With ``run``:
     written to ``RUN/metrics.json`` (test) or ``RUN/metrics_<split>.json`` with the ROC/PR plots."""
     task = pred.task
-    result = {"task": task.name, "split": split, "chains": pred.chains, **task.metrics(pred.scores, pred.targets)}
+    result = {"task": task.name, "split": split, "chains": pred.chains,
+              **task.metrics(pred.scores, pred.targets).to_dict()}
     if pred.atom_pairs is not None:
         result.update(task.atom_metrics(pred.atom_pairs))
     result["spread"] = score_spread(pred.scores, pred.targets, task.level)
@@ -78,8 +78,7 @@ def report(pred: SplitScores, split: str, run: str | Path | None = None, extra: 
         name = "metrics.json" if split == "test" else f"metrics_{split}.json"
         atomic_write_json(Path(run) / name, result, indent=2)
         save_scores(Path(run) / f"scores_{split}.npz", pred)
-        plot_roc_pr(np.concatenate(pred.scores).ravel(), np.concatenate(pred.targets).astype(bool).ravel(),
-                    Path(run), split)
+        task.plot(pred.scores, pred.targets, Path(run), split)
     return result
 
 
@@ -89,7 +88,7 @@ def save_scores(path: Path, pred: SplitScores) -> None:
     sizes = [int(np.size(s)) for s in pred.scores]
     tmp = path.with_name(f".{path.name}.tmp.npz")
     np.savez(tmp, scores=np.concatenate([np.ravel(s) for s in pred.scores]).astype(np.float32),
-             targets=np.concatenate([np.ravel(t) for t in pred.targets]).astype(bool),
+             targets=np.concatenate([np.ravel(t) for t in pred.targets]).astype(np.float32),
              offsets=np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64), chains=np.array(pred.chains))
     os.replace(tmp, path)
 

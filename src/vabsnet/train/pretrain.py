@@ -14,12 +14,12 @@ from pathlib import Path
 from vabsnet.config import Config
 from vabsnet.data.store import Store
 from vabsnet.errors import VabsnetError
+from vabsnet.plots import plot_pretrain_curves
 from vabsnet.pretrain.dataset import PretrainBatch, PretrainDataset, cluster_groups, collate_pretrain
 from vabsnet.runtime import ENCODER_FILE, run_batches, save_encoder
 from vabsnet.train.checkpoint import CHECKPOINT_FILE, read_checkpoint
 from vabsnet.train.engine import fit, prepare_run, set_threads
 from vabsnet.train.module import PretrainModule
-from vabsnet.train.plots import plot_pretrain_curves
 
 __all__ = ["PretrainResult", "heldout_type_accuracy", "pretrain", "set_threads", "training_keys"]
 
