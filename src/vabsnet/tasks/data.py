@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -13,6 +14,9 @@ from vabsnet.data.batch import Batch, collate, map_tensors
 from vabsnet.data.store import Store
 from vabsnet.features.featurize import ProteinGraph, crop_window, featurize
 
+if TYPE_CHECKING:  # tasks.base defines Task with this module's dataset as its default
+    from vabsnet.tasks.base import Task
+
 _USABLE: dict[tuple, list[tuple[str, int]]] = {}  # (store, keys, task) -> usable (key, atoms)
 CACHE_ATOMS = 2_000_000  # featurised evaluation chains kept in memory (about 0.3 GB at kNN 12)
 
@@ -20,7 +24,7 @@ CACHE_ATOMS = 2_000_000  # featurised evaluation chains kept in memory (about 0.
 @dataclass(frozen=True, eq=False)
 class LabelledBatch:
     graph: Batch
-    target: torch.Tensor  # [A] per atom (binding-site) or [B, T] per protein (function)
+    target: torch.Tensor  # what Task.labels gives, rows concatenated: [A] per atom, [R] per residue, [B, T] per protein
 
     def to(self, device: torch.device | str) -> LabelledBatch:
         return map_tensors(self, lambda t: t.to(device, non_blocking=True))
@@ -34,7 +38,7 @@ class TaskDataset(Dataset):
     seeded permutation of the keys, a seeded random window of ``data.crop_residues``). Evaluation: index =
     record, the whole chain (as ``predict`` scores it)."""
 
-    def __init__(self, store: Store, keys: list[str], config: Config, task: object, train: bool,
+    def __init__(self, store: Store, keys: list[str], config: Config, task: Task, train: bool,
                  seed: int) -> None:
         self.store, self.config, self.task, self.train, self.seed = store, config, task, train, seed
         self.keys: list[str] = []
@@ -50,7 +54,7 @@ class TaskDataset(Dataset):
             found = []
             for key in keys:
                 protein = store[key].protein
-                if task.usable(protein):  # type: ignore[attr-defined]
+                if task.usable(protein):
                     found.append((key, int(protein.num_atoms)))
             if memo:
                 _USABLE[memo] = found
@@ -73,7 +77,7 @@ class TaskDataset(Dataset):
         record = self.store[self.keys[position]]
         protein, enc = record.protein, self.config.encoder
         if not self.train:
-            item = featurize(protein, enc, lm=record.lm, lm_cls=record.lm_cls), self.task.labels(protein)  # type: ignore[attr-defined]
+            item = featurize(protein, enc, lm=record.lm, lm_cls=record.lm_cls), self.task.labels(protein)
             if self._cached_atoms + protein.num_atoms <= CACHE_ATOMS:
                 self._cache[position] = item
                 self._cached_atoms += protein.num_atoms
@@ -82,8 +86,8 @@ class TaskDataset(Dataset):
         start, stop = crop_window(protein.num_residues, self.config.data.crop_residues, rng)
         protein = protein.crop(start, stop)
         lm = record.lm[start:stop] if record.lm is not None else None
-        labels = self.task.labels(protein)  # type: ignore[attr-defined]
-        aug = self.task.augment(protein, rng)  # type: ignore[attr-defined]
+        labels = self.task.labels(protein)
+        aug = self.task.augment(protein, rng)
         if aug is None:
             return featurize(protein, enc, lm=lm, lm_cls=record.lm_cls), labels
         return featurize(aug.protein, enc, res_token=aug.res_token, atom_token=aug.atom_token, lm=lm,
