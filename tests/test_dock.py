@@ -63,7 +63,7 @@ def _ligand(entry_id: str, name: str):
 def test_crystal_ligand_by_name_keeps_the_crystal_pose_and_ccd_bond_orders():
     from rdkit import Chem
 
-    from vabsnet.dock import crystal_ligand, pose_rmsd
+    from vabsnet.bench.redock import crystal_ligand, pose_rmsd
 
     ligand = _ligand("6WQA", "ZMA")  # ZM241385 in the adenosine A2A receptor; atom names match the CCD
     mol = crystal_ligand(ligand)
@@ -86,7 +86,7 @@ def test_crystal_ligand_by_name_keeps_the_crystal_pose_and_ccd_bond_orders():
 def test_crystal_ligand_by_graph_when_names_differ_and_rmsd_is_symmetry_aware():
     from rdkit import Chem
 
-    from vabsnet.dock import crystal_ligand, pose_rmsd
+    from vabsnet.bench.redock import crystal_ligand, pose_rmsd
 
     ligand = _ligand("1hvr", "XK2")  # old file: one oxygen is "O" where the CCD says "O1"
     assert "O1" not in set(ligand.atom_names)
@@ -109,7 +109,7 @@ def test_crystal_ligand_by_graph_when_names_differ_and_rmsd_is_symmetry_aware():
 
 
 def test_crystal_ligand_errors_name_the_ligand():
-    from vabsnet.dock import crystal_ligand
+    from vabsnet.bench.redock import crystal_ligand
 
     gbs = _ligand("1gbt", "GBS")  # covalent acyl-enzyme: the crystal group is the CCD component minus atoms
     with pytest.raises(DockError, match="GBS A"):

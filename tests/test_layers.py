@@ -23,7 +23,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("runtime",),
     ("inference", "embed", "predict", "pockets", "dock"),
     ("train",),
-    ("pocket_eval", "demo"),
+    ("bench", "demo"),
     ("cli", "__main__"),
 ]
 LAYER = {name: i for i, names in enumerate(LAYERS) for name in names}
@@ -62,5 +62,5 @@ def test_no_import_points_up():
 
 def test_inference_never_reaches_training():
     bad = [f"{mod}:{line} imports {target}" for mod, target, line in _imports()
-           if _top(mod) in INFERENCE and _top(target) in ("train", "demo", "pocket_eval", "cli")]
+           if _top(mod) in INFERENCE and _top(target) in ("train", "demo", "bench", "cli")]
     assert not bad, "\n".join(bad)

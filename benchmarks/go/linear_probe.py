@@ -22,13 +22,13 @@ import torch
 from run_go import CUTOFFS  # noqa: E402  (the cutoffs the tables report)
 
 from vabsnet.atomic import atomic_write_json
+from vabsnet.bench.go_baselines import metrics_by_cutoff, task_splits
 from vabsnet.config import preset
 from vabsnet.data.batch import Batch, collate
 from vabsnet.data.store import Store
 from vabsnet.features import featurize
 from vabsnet.model import VabsEncoder
 from vabsnet.runtime import ENCODER_FILE, load_encoder, run_batches
-from vabsnet.tasks.baselines import metrics_by_cutoff, task_splits
 from vabsnet.tasks.function import FunctionConfig
 
 

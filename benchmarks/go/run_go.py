@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from vabsnet.atomic import atomic_write_json, atomic_write_text
+from vabsnet.bench.go_baselines import BASELINES, metrics_by_cutoff, run_baselines, test_keys_at
 from vabsnet.config import Config, preset
 from vabsnet.data.annotations import deepfri_id
 from vabsnet.data.splits import held_out_ids
@@ -32,7 +33,6 @@ from vabsnet.errors import VabsnetError
 from vabsnet.metrics import score_spread
 from vabsnet.runtime import ENCODER_FILE, MODEL_FILE
 from vabsnet.tasks.base import build_task
-from vabsnet.tasks.baselines import BASELINES, metrics_by_cutoff, run_baselines, test_keys_at
 from vabsnet.train.evaluate import read_chain_scores
 from vabsnet.train.finetune import finetune
 from vabsnet.train.pretrain import pretrain, set_threads

@@ -18,7 +18,7 @@ hydrogens removed), written once as PDB by :func:`vabsnet.structure.write.to_pdb
 - ``oracle``: vabsnet's pocket construction (single linkage 3 A, >= 5 atoms, ranked by size) applied to the
   true binding atoms (the labels: within 4 A of a benchmark ligand), over the whole entry: the ceiling of the
   clustering step, what a perfect atom classifier would score.
-- ``random``: :func:`vabsnet.pocket_eval.surface_patches` (8 A patches of surface atoms, random order).
+- ``random``: :func:`vabsnet.bench.pockets.surface_patches` (8 A patches of surface atoms, random order).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial import cKDTree
 
-from vabsnet.pocket_eval import PocketPoints, surface_patches
+from vabsnet.bench.pockets import PocketPoints, surface_patches
 from vabsnet.structure.protein import Protein
 from vabsnet.structure.targets import atom_sasa
 from vabsnet.structure.write import to_pdb
@@ -69,7 +69,7 @@ def pocketeer_pockets(pdb: Path) -> list[PocketPoints]:
 
 
 def oracle_pockets(protein: Protein) -> list[PocketPoints]:
-    from vabsnet.pocket_eval import MIN_LIGAND_ATOMS
+    from vabsnet.bench.pockets import MIN_LIGAND_ATOMS
     from vabsnet.pockets import find_pockets
     from vabsnet.structure.labels import binding_site_labels
 

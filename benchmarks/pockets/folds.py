@@ -17,12 +17,12 @@ import time
 from pathlib import Path
 
 from vabsnet.atomic import atomic_write_json
+from vabsnet.bench.pockets import benchmark_ligands
 from vabsnet.corpus import bundled
 from vabsnet.data.prepare import prepare
 from vabsnet.data.splits import cluster_sequences, fold_splits
 from vabsnet.data.store import Store
 from vabsnet.demo.run import Budget, finetune_config, pretrain_config
-from vabsnet.pocket_eval import benchmark_ligands
 from vabsnet.runtime import ENCODER_FILE
 from vabsnet.structure import load_structure
 from vabsnet.train.finetune import finetune

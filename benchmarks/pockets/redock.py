@@ -23,19 +23,9 @@ from pathlib import Path
 import numpy as np
 
 from vabsnet.atomic import atomic_write_json, atomic_write_text
-from vabsnet.dock import (
-    Box,
-    DockError,
-    box_around,
-    crystal_ligand,
-    dock_box,
-    fresh_conformer,
-    ligand_pdbqt,
-    pose_molecules,
-    pose_rmsd,
-    receptor_pdbqt,
-)
-from vabsnet.pocket_eval import benchmark_ligands
+from vabsnet.bench.pockets import benchmark_ligands
+from vabsnet.bench.redock import crystal_ligand, fresh_conformer, pose_rmsd
+from vabsnet.dock import Box, DockError, box_around, dock_box, ligand_pdbqt, pose_molecules, receptor_pdbqt
 from vabsnet.structure.protein import Protein
 
 MAX_LIGAND_ATOMS = 40  # larger cofactors (NADP: 48, 390 s a box on one core) are left out for time

@@ -30,10 +30,10 @@ from folds import train_folds  # noqa: E402
 from redock import redock_entry, setting_outcome  # noqa: E402
 
 from vabsnet.atomic import atomic_write_json, atomic_write_text  # noqa: E402
+from vabsnet.bench.pockets import benchmark_ligands, structure_successes, success_rates  # noqa: E402
 from vabsnet.corpus import entry  # noqa: E402
 from vabsnet.demo.run import Budget  # noqa: E402
 from vabsnet.dock import Box, box_around  # noqa: E402
-from vabsnet.pocket_eval import benchmark_ligands, structure_successes, success_rates  # noqa: E402
 from vabsnet.structure import load_structure  # noqa: E402
 
 BUDGET = Budget(pretrain_steps=1000, finetune_steps=600, seeds=(0,), eval_every=100, crop=128)

@@ -255,7 +255,7 @@ def _lm_features(args: argparse.Namespace) -> int:
 
 
 def _go_benchmark(args: argparse.Namespace) -> int:
-    from vabsnet.data.go_benchmark import build_go_benchmark
+    from vabsnet.bench.go_labels import build_go_benchmark
 
     info = build_go_benchmark(args.store, args.out, source=args.source, min_train=args.min_train, seed=args.seed)
     print(f"{args.out}: {info['chains']} chains, mapped per ontology {info['mapped']}; terms {info['terms']}; "

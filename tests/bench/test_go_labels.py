@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from vabsnet.bench.go_labels import DEFAULT_DIR, best_hits, propagate, read_go_graph
 from vabsnet.cli import main
 from vabsnet.data.annotations import deepfri_id, read_go_annot, split_ids
-from vabsnet.data.go_benchmark import DEFAULT_DIR, best_hits, propagate, read_go_graph
 from vabsnet.data.store import Store
 
 # hand-written DAG: MF root GO:0003674 <- A (GO:1) <- B (GO:2) <- C (GO:3); D (GO:4) part_of B; E (GO:5)

@@ -6,8 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vabsnet.corpus import entry
-from vabsnet.pocket_eval import (
+from vabsnet.bench.pockets import (
     PocketPoints,
     benchmark_ligands,
     dcc_dca,
@@ -16,6 +15,7 @@ from vabsnet.pocket_eval import (
     success_rates,
     surface_patches,
 )
+from vabsnet.corpus import entry
 from vabsnet.structure import load_structure
 from vabsnet.structure.targets import atom_sasa
 

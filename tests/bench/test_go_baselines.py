@@ -10,11 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vabsnet.data.annotations import deepfri_id
-from vabsnet.data.splits import search_sequences
-from vabsnet.data.store import Store
-from vabsnet.metrics import auprc_micro, fmax
-from vabsnet.tasks.baselines import (
+from vabsnet.bench.go_baselines import (
     STRENGTHS,
     composition,
     logistic_fit,
@@ -23,6 +19,10 @@ from vabsnet.tasks.baselines import (
     task_splits,
     transfer_scores,
 )
+from vabsnet.data.annotations import deepfri_id
+from vabsnet.data.splits import search_sequences
+from vabsnet.data.store import Store
+from vabsnet.metrics import auprc_micro, fmax
 from vabsnet.tasks.function import FunctionConfig
 
 MF = {"1HVR-A": "GO:3", "1FKI-A": "GO:1,GO:2", "1FKI-B": "GO:1", "4CUP-A": "GO:1", "1GBT-A": "GO:2",
