@@ -88,11 +88,11 @@ def ligand_molecule(sdf: str | Path | None = None, smiles: str | None = None, se
     if mol is None:
         raise DockError(f"SMILES {smiles!r}: RDKit cannot parse it")
     mol = Chem.AddHs(mol)
-    params = AllChem.ETKDGv3()
+    params = AllChem.ETKDGv3()  # type: ignore[attr-defined]
     params.randomSeed = seed
-    if AllChem.EmbedMolecule(mol, params) != 0:
+    if AllChem.EmbedMolecule(mol, params) != 0:  # type: ignore[attr-defined]
         raise DockError(f"SMILES {smiles!r}: no 3D conformer could be embedded")
-    AllChem.MMFFOptimizeMolecule(mol)
+    AllChem.MMFFOptimizeMolecule(mol)  # type: ignore[attr-defined]
     return mol
 
 

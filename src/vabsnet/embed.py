@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 import torch
@@ -95,8 +95,9 @@ def embed_files(checkpoint: str | Path, inputs: Sequence[str | Path], out: str |
 
             h5 = h5py.File(h5_path, "w")
 
-        def write(job: ChainJob, result: tuple) -> None:
-            e = ChainEmbedding(job.protein.name, *result, job.protein)
+        def write(job: ChainJob, result: object) -> None:
+            residue, atom, graph = cast(tuple[np.ndarray, np.ndarray, np.ndarray], result)
+            e = ChainEmbedding(job.protein.name, residue, atom, graph, job.protein)
             if h5 is not None:
                 _write_h5(h5, f"{job.entry_id}/{job.protein.name.split('/')[-1]}", e)
             else:

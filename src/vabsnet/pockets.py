@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
@@ -156,10 +157,10 @@ class PocketFinder:
     def __init__(self, run: str | Path, *, min_probability: float | None = None, link: float = 3.0,
                  min_atoms: int = 5, device: str = "auto", precision: str | None = None,
                  top_fraction: float | None = None) -> None:
-        self.device, self.precision, self.link, self.min_atoms = resolve_device(device), precision, link, min_atoms
+        self.device, self.link, self.min_atoms = resolve_device(device), link, min_atoms
         self.top_fraction = top_fraction
         self.model, self.config, self.task = load_model(run, device=self.device)
-        self.precision = precision or self.config.train.precision  # the model's own, unless asked otherwise
+        self.precision: str = precision or self.config.train.precision  # the model's own, unless asked otherwise
         if self.task.name != "binding-site":
             raise VabsnetError(f"{run}: a {self.task.name} model; pockets need a binding-site model")
         calibrated = self.task.threshold  # type: ignore[attr-defined]
@@ -179,7 +180,7 @@ class PocketFinder:
         ``out/failures.jsonl``."""
 
         def found(job: ChainJob, result: object) -> None:
-            atom_probs, residue_probs = result  # type: ignore[misc]
+            atom_probs, residue_probs = cast(tuple[np.ndarray, np.ndarray], result)
             p = job.protein
             cut = atom_threshold(atom_probs, self.threshold, self.top_fraction)
             write(job, find_pockets(p.coords, atom_probs, p.atom_residue, cut, link=self.link,

@@ -4,6 +4,7 @@ config (which needs a task's config section) and the command line (which lists t
 tasks; the task's module is loaded on first use, as a plug-in."""
 
 import importlib
+from typing import Any
 
 TASKS: dict[str, str] = {
     "binding-site": "vabsnet.tasks.binding_site:BindingSiteTask",
@@ -14,14 +15,14 @@ TASKS: dict[str, str] = {
 }
 
 
-def task_class(name: str) -> type:
+def task_class(name: str) -> Any:  # a vabsnet.tasks.base.Task subclass
     if name not in TASKS:
         raise ValueError(f"unknown task {name!r}; available: {sorted(TASKS)}")
     module, _, cls = TASKS[name].partition(":")
     return getattr(importlib.import_module(module), cls)
 
 
-def config_class(name: str) -> type:
+def config_class(name: str) -> Any:  # a vabsnet.config.TaskConfig subclass
     """The config section of a task (a ``vabsnet.config.TaskConfig`` subclass its module defines)."""
     return task_class(name).config_class
 

@@ -74,7 +74,9 @@ def read_annotations(path: str | Path) -> dict[str, set[str]]:
 
 def read_fasta_text(text: str) -> dict[str, str]:
     """``accession -> sequence``; the accession is the title up to the first space or ``|``."""
-    out, name, parts = {}, None, []
+    out: dict[str, str] = {}
+    name: str | None = None
+    parts: list[str] = []
     for line in text.splitlines():
         if line.startswith(">"):
             if name is not None:

@@ -4,6 +4,8 @@ pose RMSD."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from vabsnet.dock import DockError, _need, ligand_molecule
@@ -57,7 +59,7 @@ def _by_topology(template: object, ligand: Ligand) -> object:
     return out
 
 
-def fresh_conformer(mol: object, seed: int = 0) -> object:
+def fresh_conformer(mol: Any, seed: int = 0) -> Any:
     """The molecule with hydrogens and a new ETKDG + MMFF conformer (no memory of the input pose)."""
     _, Chem, _ = _need()
     return ligand_molecule(smiles=Chem.MolToSmiles(mol), seed=seed) if mol.GetNumAtoms() else mol

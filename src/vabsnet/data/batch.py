@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import numpy as np
 import torch
@@ -98,7 +98,7 @@ T = TypeVar("T")
 
 def map_tensors(obj: T, fn: Callable[[torch.Tensor], torch.Tensor]) -> T:
     """A copy of a frozen dataclass with ``fn`` applied to every tensor field (and inside nested ones)."""
-    changes = {}
+    changes: dict[str, object] = {}
     for f in dataclasses.fields(obj):  # type: ignore[arg-type]
         value = getattr(obj, f.name)
         if isinstance(value, torch.Tensor):
@@ -161,7 +161,7 @@ def collate(graphs: Sequence[ProteinGraph]) -> Batch:
         res_graph=t(res_graph),
         atom_graph=t(atom_graph),
         lm=t(cat("lm")) if graphs[0].lm is not None else None,
-        lm_cls=t(np.stack([g.lm_cls for g in graphs])) if graphs[0].lm_cls is not None else None,
+        lm_cls=t(np.stack([cast(np.ndarray, g.lm_cls) for g in graphs])) if graphs[0].lm_cls is not None else None,
         num_atoms=t(n_atoms),
         num_residues=t(n_res),
         names=tuple(g.name for g in graphs),

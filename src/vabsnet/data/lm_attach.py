@@ -63,7 +63,7 @@ def attach(store_path: str | Path, features: Iterable[tuple[str, LMFeatures | Ex
     release_env(path)
     env = open_env(path, write=True)
     failures: list[dict] = []
-    attached, dims, sources = 0, set(), set()
+    attached, dims, sources = 0, set[int](), set[str]()
     bar = tqdm(total=total, desc="lm-features", unit="chain", disable=not progress)
     try:
         with WriteBatches(env, every=commit_every) as batches:

@@ -58,9 +58,10 @@ def esm_features(sequences: dict[str, str], net: torch.nn.Module, alphabet: obje
                  layer: int | None = None, device: str | torch.device = "cpu",
                  max_tokens: int = 4096) -> Iterator[tuple[str, LMFeatures]]:
     """``(key, features)`` for each sequence, in batches of at most ``max_tokens`` tokens (longest first)."""
-    layer = net.num_layers if layer is None else layer
-    if not 0 <= layer <= net.num_layers:
-        raise LMFeatureError(f"{name} has layers 0..{net.num_layers}, not {layer}")
+    depth = int(net.num_layers)  # type: ignore[arg-type]  # an ESM-2 model's attribute
+    layer = depth if layer is None else layer
+    if not 0 <= layer <= depth:
+        raise LMFeatureError(f"{name} has layers 0..{depth}, not {layer}")
     net = net.to(device)
     convert = alphabet.get_batch_converter()  # type: ignore[attr-defined]
     source = f"{name} layer {layer}, sequence feature: bos"

@@ -38,6 +38,8 @@ class TrackEdges:
 class EdgeEncoder(nn.Module):
     """Edge features of one track; ``num_tokens`` is the size of its node-type vocabulary."""
 
+    centers: torch.Tensor
+
     def __init__(self, num_tokens: int, virtual_token: int, config: EncoderConfig) -> None:
         super().__init__()
         self.num_tokens, self.virtual_token = num_tokens, virtual_token

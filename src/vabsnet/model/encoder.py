@@ -41,9 +41,10 @@ class DropPath(nn.Module):
 
 class FeedForward(nn.Sequential):
     def __init__(self, dim: int, mult: int, dropout: float) -> None:
-        super().__init__(nn.Linear(dim, dim * mult), nn.GELU(), nn.Dropout(dropout), nn.Linear(dim * mult, dim))
-        nn.init.zeros_(self[-1].weight)
-        nn.init.zeros_(self[-1].bias)
+        last = nn.Linear(dim * mult, dim)
+        super().__init__(nn.Linear(dim, dim * mult), nn.GELU(), nn.Dropout(dropout), last)
+        nn.init.zeros_(last.weight)
+        nn.init.zeros_(last.bias)
 
 
 class Block(nn.Module):

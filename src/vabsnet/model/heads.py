@@ -11,9 +11,10 @@ class ClsHead(nn.Sequential):
 
     def __init__(self, dim: int, out: int, hidden: int | None = None) -> None:
         hidden = hidden or dim
-        super().__init__(nn.Linear(dim, hidden), nn.LayerNorm(hidden), nn.GELU(), nn.Linear(hidden, out))
-        nn.init.zeros_(self[-1].weight)
-        nn.init.zeros_(self[-1].bias)
+        last = nn.Linear(hidden, out)
+        super().__init__(nn.Linear(dim, hidden), nn.LayerNorm(hidden), nn.GELU(), last)
+        nn.init.zeros_(last.weight)
+        nn.init.zeros_(last.bias)
 
 
 class Standardize(nn.Module):
@@ -25,6 +26,9 @@ class Standardize(nn.Module):
     at all (float noise) from being blown up: a feature with sd well below ``sqrt(eps)`` stays near zero.
     Before :meth:`fit` it is the identity.
     """
+
+    mean: torch.Tensor
+    scale: torch.Tensor
 
     def __init__(self, dim: int, eps: float = 1e-4) -> None:
         super().__init__()
@@ -45,6 +49,8 @@ class Standardize(nn.Module):
 
 class TaskHead(nn.Module):
     """A task head: :class:`Standardize` on the readout, then ``body`` (the trainable part)."""
+
+    norm: Standardize
 
     def __init__(self, dim: int, body: nn.Module) -> None:
         super().__init__()

@@ -52,9 +52,10 @@ class VectorEdgeEncoder(EdgeEncoder):
         for emb, value in ((self.mul_i, 1.0), (self.mul_j, 1.0), (self.bias_i, 0.0), (self.bias_j, 0.0)):
             nn.init.constant_(emb.weight, value)
         self.gauss_sigma = config.rbf_max / max(k - 1, 1)
-        self.gauss = nn.Sequential(nn.Linear(k, k), nn.GELU(), nn.Linear(k, e))
-        nn.init.zeros_(self.gauss[-1].weight)
-        nn.init.zeros_(self.gauss[-1].bias)
+        gauss_out = nn.Linear(k, e)
+        self.gauss = nn.Sequential(nn.Linear(k, k), nn.GELU(), gauss_out)
+        nn.init.zeros_(gauss_out.weight)
+        nn.init.zeros_(gauss_out.bias)
         width = e + NERF_DIMS * (2 if self.absolute else 1)
         self.vector = nn.Sequential(nn.Linear(width, e), nn.LeakyReLU(), nn.LayerNorm(e), nn.Linear(e, e),
                                     nn.LeakyReLU(), nn.LayerNorm(e), nn.Linear(e, e))

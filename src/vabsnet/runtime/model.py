@@ -12,12 +12,15 @@ from torch import nn
 from vabsnet.config import Config
 from vabsnet.data.store import Store
 from vabsnet.model import VabsEncoder
+from vabsnet.model.heads import TaskHead
 from vabsnet.runtime.weights import CALIBRATION_FILE, CONFIG_FILE, MODEL_FILE, CheckpointError
 from vabsnet.tasks.base import Task, build_task
 
 
 class FinetuneModel(nn.Module):
     """Encoder + task head; its state dict is what ``model.safetensors`` holds."""
+
+    head: TaskHead
 
     def __init__(self, config: Config, task: Task) -> None:
         super().__init__()

@@ -100,7 +100,7 @@ def atoms_to_protein(
     res_name = np.char.upper(np.asarray(atoms.res_name).astype(str))  # type: ignore[attr-defined]
     atom_name = np.char.upper(np.asarray(atoms.atom_name).astype(str))  # type: ignore[attr-defined]
     element = np.char.upper(np.asarray(atoms.element).astype(str))  # type: ignore[attr-defined]
-    hetero = np.asarray(atoms.hetero, dtype=bool)  # type: ignore[attr-defined]
+    hetero = np.asarray(atoms.hetero).astype(bool)  # type: ignore[attr-defined]
     coord = np.asarray(atoms.coord, dtype=np.float64)  # type: ignore[attr-defined]
     if len(coord) == 0:
         raise StructureError(source, "no atoms in the selected model")

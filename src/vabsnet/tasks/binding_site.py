@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 import torch
@@ -104,7 +104,7 @@ class BindingSiteTask(Task):
         body = ClsHead(features, 1, hidden=dim)
         # Start at the base rate instead of p = 0.5: few residues bind a ligand, and a head that
         # first has to learn the prior spends its first steps doing only that.
-        nn.init.constant_(body[-1].bias, math.log(PRIOR / (1.0 - PRIOR)))
+        nn.init.constant_(cast(nn.Linear, body[-1]).bias, math.log(PRIOR / (1.0 - PRIOR)))
         return body
 
     def head_logits(self, head: nn.Module, features: torch.Tensor) -> torch.Tensor:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 import torch
@@ -93,12 +93,13 @@ def mean_by(x: torch.Tensor, group: torch.Tensor, n: int) -> torch.Tensor:
 
 class FunctionTask(Task):
     config_class = FunctionConfig
+    config: FunctionConfig
     level = "protein"
     selection_metric = "fmax"
     headline = ("fmax", "auprc_micro")
 
     def __init__(self, config: TaskConfig, store: Store | None = None) -> None:
-        config = task_section(config)
+        config = cast(FunctionConfig, task_section(config))
         self.name = config.name
         self.kind = "EC" if config.name == "ec" else "GO"
         self.split_method = ""
@@ -129,9 +130,9 @@ class FunctionTask(Task):
         for key in store.keys:
             protein = store[key].protein
             chain = str(protein.chain_id[0]) if protein.num_residues else ""
-            found = {ann.truncate_ec(e, level) for e in protein.ec.get(chain, ())} - {None}
+            found = {t for e in protein.ec.get(chain, ()) if (t := ann.truncate_ec(e, level)) is not None}
             if found:
-                out[key] = frozenset(found)  # type: ignore[arg-type]
+                out[key] = frozenset(found)
         return out
 
     def _terms_of(self, key: str) -> list[str] | None:

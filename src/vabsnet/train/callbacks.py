@@ -7,10 +7,14 @@ import csv
 import os
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import lightning as L
 
 from vabsnet.atomic import atomic_write_text
+
+if TYPE_CHECKING:  # the engine imports these callbacks
+    from vabsnet.train.engine import EngineModule
 
 
 def truncate_metrics(path: Path, last_step: int) -> None:
@@ -53,10 +57,11 @@ class MetricsCSV(L.Callback):
         if step == self._last_step:  # accumulating gradients: no optimizer step yet
             return
         self._last_step = step
+        module = cast("EngineModule", pl_module)
         values: dict[str, object] = {k: float(trainer.strategy.reduce(v.detach().clone(), reduce_op="mean"))
-                                     for k, v in pl_module.last_losses.items()}  # type: ignore[attr-defined]
-        values.update(pl_module.last_eval)  # type: ignore[attr-defined]
-        pl_module.last_eval = {}  # type: ignore[attr-defined]
+                                     for k, v in module.last_losses.items()}
+        values.update(module.last_eval)
+        module.last_eval = {}
         if trainer.global_rank != 0:
             return
         values.update(step=step, lr=trainer.optimizers[0].param_groups[0]["lr"],

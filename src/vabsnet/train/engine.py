@@ -15,8 +15,9 @@ import json
 import logging
 import os
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 import torch
@@ -60,7 +61,7 @@ class EngineModule(L.LightningModule):
         the shared warm-up/decay schedule."""
         return [{"params": [p for p in self.parameters() if p.requires_grad]}]
 
-    def configure_optimizers(self) -> dict:
+    def configure_optimizers(self) -> Any:  # Lightning's optimizer + scheduler dict
         t = self.config.train
         groups = [g for g in self.param_groups() if g["params"]]
         opt = torch.optim.AdamW(groups, lr=t.lr, weight_decay=t.weight_decay)
@@ -156,7 +157,7 @@ def step_loader(dataset: Dataset, collate_fn: Callable, config: Config, trainer:
 
 def fit(module: EngineModule, make_dataset: Callable[[], tuple[Dataset, Callable]], run: Path, *, start: int,
         devices: int = 1, accelerator: str = "auto", progress: bool | str = True,
-        callbacks: list[L.Callback] = ()) -> L.Trainer:
+        callbacks: Sequence[L.Callback] = ()) -> L.Trainer:
     """Train ``module`` for ``train.max_steps`` optimizer steps, resuming at ``start`` from ``last.ckpt``.
     ``callbacks`` run before the metrics row and the checkpoint of each step (e.g. validation).
     ``progress``: a step progress bar (a string: its label, and the bar is cleared at the end)."""

@@ -43,7 +43,7 @@ def predict_split(model: FinetuneModel, task: Task, dataset: TaskDataset, precis
         return (task.scores(logits, batch.graph), task.targets(batch.target, batch.graph),
                 task.atom_pairs(logits, batch.target, batch.graph))
 
-    scores, targets, atoms = [], [], []
+    scores, targets, atoms = [], [], []  # type: list[np.ndarray], list[np.ndarray], list[tuple]
     for s, t, pairs in run_batches(model, dataset.atoms, dataset.__getitem__, task.collate, compute,
                                    precision=precision, budget=atom_budget):
         scores += s

@@ -24,6 +24,7 @@ import os
 from collections.abc import Collection
 from dataclasses import replace
 from pathlib import Path
+from typing import cast
 
 import lightning as L
 import torch
@@ -99,8 +100,9 @@ class Selection(L.Callback):
     def __init__(self, valid: TaskDataset, every: int, patience: int = 0) -> None:
         self.valid, self.every, self.patience, self._last = valid, every, patience, -1
 
-    def on_train_batch_end(self, trainer: L.Trainer, module: FinetuneModule, outputs: object, batch: object,
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: object, batch: object,
                            batch_idx: int) -> None:
+        module = cast(FinetuneModule, pl_module)
         step = trainer.global_step
         if step == self._last or (step % self.every and step != trainer.max_steps):
             return
@@ -165,7 +167,7 @@ def head_first(module: FinetuneModule, train: TaskDataset, valid: TaskDataset, t
     va = collect(model.encoder, task, valid, precision, keep_batches=True, max_rows=None)
     result = fit_head(model.head, task, tr, va, steps=cfg.task.probe_steps, lr=cfg.task.probe_lr,
                       seed=cfg.train.seed)
-    probe = {"steps": result.steps, "best_step": result.best_step, "seconds": result.seconds,
+    probe: dict[str, object] = {"steps": result.steps, "best_step": result.best_step, "seconds": result.seconds,
              f"valid_{task.selection_metric}": result.valid_metric, "train_rows": len(tr.x)}
     module.consider(result.valid_metric, None)
     if test is not None and cfg.task.probe_steps:
