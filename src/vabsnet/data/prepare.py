@@ -177,7 +177,8 @@ def _run(env: object, pending: list[InputItem], options: PrepareOptions, workers
             for item, records, reason in results:  # each input's records commit with its marker
                 for key, data, _, _ in records:
                     batches.txn.put(REC + key.encode(), data)
-                outcome = {"path": str(item.path), "chains": [r[0] for r in records]}
+                outcome = {"path": str(item.path), "chains": [r[0] for r in records],
+                           "residues": [r[2] for r in records], "atoms": [r[3] for r in records]}
                 if reason is not None:
                     outcome["reason"] = reason
                 batches.txn.put(_input_key(item), json.dumps(outcome).encode())
@@ -191,22 +192,32 @@ def _run(env: object, pending: list[InputItem], options: PrepareOptions, workers
 
 
 def _finalise(env: object, out: Path, options: PrepareOptions, skipped: int, seconds: float) -> PrepareSummary:
-    """Recount the whole store and write manifest.json and failures.jsonl atomically."""
+    """Sum the counts each input's marker keeps (this run's and earlier runs') and write manifest.json and
+    failures.jsonl atomically. Markers written before they kept counts: their records are decoded once."""
     entries = chains = residues = atoms = 0
     failures = []
     with env.begin() as txn:  # type: ignore[attr-defined]
+        stored = {bytes(k) for k in txn.cursor().iternext(keys=True, values=False) if bytes(k).startswith(REC)}
         for key, value in txn.cursor():
-            if key.startswith(DONE):
-                outcome = json.loads(value)
-                if "reason" in outcome:
-                    failures.append({"path": outcome["path"], "reason": outcome["reason"]})
-                else:
-                    entries += 1
-            elif key.startswith(REC):
-                arrays, _ = decode_arrays(value, key.decode())
+            if not key.startswith(DONE):
+                continue
+            outcome = json.loads(value)
+            if "reason" in outcome:
+                failures.append({"path": outcome["path"], "reason": outcome["reason"]})
+                continue
+            entries += 1
+            sizes = zip(outcome.get("residues", [None] * len(outcome["chains"])),
+                        outcome.get("atoms", [None] * len(outcome["chains"])), strict=True)
+            for chain, (n_res, n_atoms) in zip(outcome["chains"], sizes, strict=True):
+                rec = REC + chain.encode()
+                if rec not in stored:  # removed since (lm-features drops chains without features)
+                    continue
+                if n_res is None:
+                    arrays, _ = decode_arrays(txn.get(rec), chain)
+                    n_res, n_atoms = len(arrays["restype"]), len(arrays["atom_name"])
                 chains += 1
-                residues += len(arrays["restype"])
-                atoms += len(arrays["atom_name"])
+                residues += n_res
+                atoms += n_atoms
     failures.sort(key=lambda f: f["path"])
     write_failures(out / "failures.jsonl", failures)
     previous = json.loads((out / "manifest.json").read_text()) if (out / "manifest.json").exists() else {}
