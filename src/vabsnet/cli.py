@@ -174,9 +174,9 @@ def _dock(args: argparse.Namespace) -> int:
     result = dock(args.receptor, args.out, sdf=args.ligand, smiles=args.smiles, run=args.run, top_k=args.top_k,
                   boxes=boxes, blind=args.blind, exhaustiveness=args.exhaustiveness, poses=args.poses, seed=args.seed,
                   cpu=args.cpu, device=args.device, min_probability=args.min_probability)
-    best = min(float(r.split(",")[10]) for r in result["rows"]) if result["rows"] else float("nan")
-    print(f"{args.out}: {result['poses']} poses in {result['boxes']} boxes, best Vina score {best:.2f} kcal/mol "
-          f"(poses.sdf, summary.csv); receptor residues without a template: {result['receptor_residues_ignored']}")
+    print(f"{args.out}: {len(result.poses)} poses in {len(result.boxes)} boxes, best Vina score "
+          f"{result.best_score:.2f} kcal/mol (poses.sdf, summary.csv); receptor residues without a template: "
+          f"{result.receptor_residues_ignored}")
     return 0
 
 

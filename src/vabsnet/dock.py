@@ -44,6 +44,37 @@ class Box:
     pocket_score: float = float("nan")
 
 
+@dataclass(frozen=True)
+class DockedPose:
+    """One Vina pose: the box it was docked in, its rank there and its score (kcal/mol)."""
+
+    box: Box
+    pose: int
+    vina_score: float
+    seconds: float  # Vina's time for the whole box
+
+    CSV_HEADER = "box,pocket_rank,pocket_score,center_x,center_y,center_z,size_x,size_y,size_z,pose,vina_score,seconds"
+
+    def csv_row(self) -> str:
+        b, c, s = self.box, self.box.center, self.box.size
+        return (f"{b.name},{b.pocket_rank},{b.pocket_score:.4f},{c[0]:.3f},{c[1]:.3f},{c[2]:.3f},"
+                f"{s[0]:.1f},{s[1]:.1f},{s[2]:.1f},{self.pose},{self.vina_score:.3f},{self.seconds:.1f}")
+
+
+@dataclass(frozen=True)
+class DockResult:
+    """What :func:`dock` wrote: every pose (``poses.sdf``, ``summary.csv``), the boxes docked in, and the
+    receptor residues meeko had no template for (left out of ``receptor.pdbqt``)."""
+
+    boxes: list[Box]
+    poses: list[DockedPose]
+    receptor_residues_ignored: int
+
+    @property
+    def best_score(self) -> float:
+        return min((p.vina_score for p in self.poses), default=float("nan"))
+
+
 def _need() -> tuple:
     try:
         import meeko
@@ -145,9 +176,9 @@ def predicted_boxes(run: str | Path, receptor: str | Path, out: Path, top_k: int
 def dock(receptor: str | Path, out: str | Path, *, sdf: str | Path | None = None, smiles: str | None = None,
          run: str | Path | None = None, top_k: int = 3, boxes: list[Box] | None = None, blind: bool = False,
          exhaustiveness: int = 8, poses: int = 9, seed: int = 0, cpu: int = 0, device: str = "auto",
-         min_probability: float | None = None) -> dict:
+         min_probability: float | None = None) -> DockResult:
     """Dock one ligand into ``receptor``'s boxes (predicted pockets of ``run``, ``boxes``, and/or the blind
-    box); returns the content of the summary (rows and counts)."""
+    box); writes ``poses.sdf`` and ``summary.csv`` (one row per pose) into ``out``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     protein = load_structure(receptor)
@@ -164,7 +195,7 @@ def dock(receptor: str | Path, out: str | Path, *, sdf: str | Path | None = None
     lig = ligand_pdbqt(ligand_molecule(sdf, smiles, seed))
     atomic_write_text(out / "ligand.pdbqt", lig)
     _, Chem, _ = _need()
-    rows = ["box,pocket_rank,pocket_score,center_x,center_y,center_z,size_x,size_y,size_z,pose,vina_score,seconds"]
+    docked: list[DockedPose] = []
     tmp = out / ".poses.sdf.part"
     writer = Chem.SDWriter(str(tmp))
     for box in chosen:
@@ -178,14 +209,12 @@ def dock(receptor: str | Path, out: str | Path, *, sdf: str | Path | None = None
                                ("vina_score", f"{score:.3f}")):
                 mol.SetProp(key, value)
             writer.write(mol)
-            c, s = box.center, box.size
-            rows.append(f"{box.name},{box.pocket_rank},{box.pocket_score:.4f},{c[0]:.3f},{c[1]:.3f},{c[2]:.3f},"
-                        f"{s[0]:.1f},{s[1]:.1f},{s[2]:.1f},{k},{score:.3f},{seconds:.1f}")
+            docked.append(DockedPose(box, k, float(score), seconds))
     writer.close()
     tmp.replace(out / "poses.sdf")
-    atomic_write_text(out / "summary.csv", "\n".join(rows) + "\n")
-    return {"boxes": len(chosen), "poses": len(rows) - 1, "receptor_residues_ignored": ignored, "rows": rows[1:]}
+    atomic_write_text(out / "summary.csv", "\n".join([DockedPose.CSV_HEADER] + [d.csv_row() for d in docked]) + "\n")
+    return DockResult(chosen, docked, ignored)
 
 
-__all__ = ["Box", "DockError", "box_around", "dock", "dock_box", "ligand_molecule", "ligand_pdbqt", "pose_molecules",
-           "predicted_boxes", "receptor_pdbqt"]
+__all__ = ["Box", "DockError", "DockResult", "DockedPose", "box_around", "dock", "dock_box", "ligand_molecule",
+           "ligand_pdbqt", "pose_molecules", "predicted_boxes", "receptor_pdbqt"]
