@@ -26,16 +26,6 @@ def test_console_entry_point_runs():
     assert proc.returncode == 0 and proc.stdout.startswith("vabsnet ")
 
 
-def test_task_choices_come_from_the_registry():
-    from vabsnet.cli import build_parser
-    from vabsnet.tasks import TASKS
-
-    sub = next(a for a in build_parser()._actions if a.dest == "command").choices
-    for command, dest in (("finetune", "task"), ("predict", "task")):
-        action = next(a for a in sub[command]._actions if a.dest == dest)
-        assert sorted(action.choices) == sorted(TASKS)
-
-
 def test_flag_and_set_for_the_same_key_is_a_clear_error(tmp_path, capsys):
     assert main(["pretrain", "--store", str(tmp_path), "--out", str(tmp_path / "r"), "--max-steps", "3",
                  "--set", "train.max_steps=4"]) == 2

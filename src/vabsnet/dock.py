@@ -1,4 +1,4 @@
-"""``vabsnet dock``: AutoDock Vina in the boxes of the top-k predicted pockets (issue 13, item 3).
+"""``vabsnet dock``: AutoDock Vina in the boxes of the top-k predicted pockets.
 
 Preparation uses maintained libraries, never hand-written PDBQT: the receptor (the file's protein chains,
 heavy atoms, no ligands or waters) goes through meeko's ``Polymer`` with its residue templates (hydrogens

@@ -1,4 +1,4 @@
-"""``vabsnet pockets``: ranked binding pockets from a fine-tuned binding-site model (issue 13, item 2).
+"""``vabsnet pockets``: ranked binding pockets from a fine-tuned binding-site model.
 
 Method: every heavy atom gets its own binding probability from the model (the atom-level logit). Atoms at
 or above the run's decision threshold (``calibration.json``: max pooled F1 on the valid residues; or

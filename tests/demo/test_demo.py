@@ -6,10 +6,13 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pytest
+from sklearn.metrics import roc_auc_score
 
 from vabsnet.demo.report import _stats
 from vabsnet.demo.run import PRETRAINED, STRATEGIES, Budget, run_demo
+from vabsnet.train.evaluate import read_chain_scores
 
 MICRO = Budget(pretrain_steps=4, finetune_steps=4, seeds=(0, 1), eval_every=2, crop=48, mask_draws=2)
 
@@ -37,8 +40,13 @@ def test_metrics_keys_and_values(demo):
         assert len(draws) == 2 and acc == pytest.approx(sum(draws) / 2)
     for strategy in STRATEGIES:
         seeds = metrics[f"binding_site.{strategy}.auroc_seeds"]
-        assert len(seeds) == 2 and all(0.0 <= v <= 1.0 for v in seeds)
+        assert len(seeds) == 2
         assert metrics[f"binding_site.{strategy}.auroc"] == pytest.approx(sum(seeds) / 2)
+        for seed, value in zip(MICRO.seeds, seeds, strict=True):  # sklearn on the run's saved test scores
+            _, scores, targets = read_chain_scores(out / f"finetune-{strategy}-seed{seed}" / "scores_test.npz")
+            per_protein = [roc_auc_score(t.astype(bool), s) for s, t in zip(scores, targets, strict=True)
+                           if 0 < t.sum() < len(t)]
+            assert value == pytest.approx(float(np.mean(per_protein)), abs=1e-6)
         for key in ("auprc", "mcc", "f1", "iou", "pooled_auroc", "atom_auroc", "atom_iou"):
             assert f"binding_site.{strategy}.{key}" in metrics
         assert metrics["binding_site"][strategy]["test_proteins"] >= 1

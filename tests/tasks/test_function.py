@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from sklearn.metrics import average_precision_score
 
 from vabsnet.cli import main
 from vabsnet.config import Config
@@ -152,7 +153,16 @@ def test_finetune_go_and_evaluate(store, tmp_path, capsys):
     assert main(args) == 0
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["task"] == "go-mf" and metrics["chains"] == ["2OFG/X", "4ZHL/U"]
-    assert 0.0 <= metrics["fmax"] <= 1.0 and 0.0 <= metrics["auprc_micro"] <= 1.0
+    _, scores, targets = read_chain_scores(run / "scores_test.npz")
+    s, y = np.stack(scores), np.stack(targets).astype(bool)  # [P, T]
+    f_best = 0.0  # Fmax by brute force over every threshold: precision over proteins with a score >= t
+    for t in np.unique(s):
+        covered = (s >= t).any(1)
+        precision = np.mean([(y[i] & (s[i] >= t)).sum() / (s[i] >= t).sum() for i in np.flatnonzero(covered)])
+        recall = np.mean([(y[i] & (s[i] >= t)).sum() / max(y[i].sum(), 1) for i in range(len(s))])
+        f_best = max(f_best, 2 * precision * recall / (precision + recall) if precision + recall else 0.0)
+    assert metrics["fmax"] == pytest.approx(f_best, abs=1e-6)
+    assert metrics["auprc_micro"] == pytest.approx(average_precision_score(y.ravel(), s.ravel()), abs=1e-6)
     assert metrics["terms"] == 4 and "fmax" in metrics["averaging"]
     saved = Config.load(run / "config.json").task
     assert saved.terms == ("GO:1", "GO:2", "GO:3", "GO:4") and saved.labels == str(labels)

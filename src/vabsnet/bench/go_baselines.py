@@ -1,4 +1,4 @@
-"""Sequence baselines for function prediction, and metrics per test-identity cutoff (issue 12, item 3).
+"""Sequence baselines for function prediction, and metrics per test-identity cutoff.
 
 Both baselines see exactly what a fine-tuned model sees: the same :class:`FunctionTask` chooses the chains
 (splits, ``task.unlabelled``), the labels and the metrics (protein-centric Fmax, micro AUPR).

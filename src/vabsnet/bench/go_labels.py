@@ -1,4 +1,4 @@
-"""An offline GO benchmark for a store's chains (issue 12, item 2), written in the DeepFRI layout.
+"""An offline GO benchmark for a store's chains, written in the DeepFRI layout.
 
 Sources: Debian's ``metastudent-data`` (GPL-2+; read in place, never copied into the repo):
 ``dataset_201401/{MFO,BPO,CCO}/goasp_annot.dat`` (Swiss-Prot accession, then GO ids, tab-separated),

@@ -1,4 +1,4 @@
-"""How pocket predictions are judged (issue 13, item 4): the P2Rank / PUResNet success rates.
+"""How pocket predictions are judged: the P2Rank / PUResNet success rates.
 
 A prediction is a ranked list of pockets, each a centre ``[3]`` and a set of points ``[n, 3]`` (the atoms of
 a vabsnet pocket, the grid points of a pyKVFinder cavity, the alpha-sphere centres of a pocketeer pocket, the
