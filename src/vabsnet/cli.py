@@ -90,7 +90,8 @@ def _pretrain(args: argparse.Namespace) -> int:
 
     set_threads()
     config = _config(args, **{"pretrain.mask": args.mask, "train.seed": args.seed,
-                              "train.precision": args.precision, "train.max_steps": args.max_steps})
+                              "train.precision": args.precision, "train.max_steps": args.max_steps,
+                              "train.num_nodes": args.num_nodes})
     result = pretrain(args.store, args.out, config, devices=args.devices, accelerator=args.accelerator,  # type: ignore[arg-type]
                       progress=not args.quiet)
     if result.final and result.rank == 0:
@@ -115,7 +116,8 @@ def _finetune(args: argparse.Namespace) -> int:
     flags = {"task.name": args.task, "train.seed": args.seed,
              "task.freeze_encoder": True if args.freeze_encoder else None,
              "task.labels": args.labels, "task.test_cutoff": args.test_cutoff,
-             "train.precision": args.precision, "train.max_steps": args.max_steps}
+             "train.precision": args.precision, "train.max_steps": args.max_steps,
+             "train.num_nodes": args.num_nodes}
     config = _config(args, **flags)
     given = {k for k, v in flags.items() if v is not None} | set(_parse_overrides(args.set or []))
     result = finetune(args.store, args.out, config, init=args.encoder, devices=args.devices,  # type: ignore[arg-type]
@@ -200,7 +202,9 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _add_training(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--devices", type=int, default=1, help="processes (DDP: gloo on CPU, NCCL on GPUs)")
+    p.add_argument("--devices", type=int, default=1, help="processes per node (DDP: gloo on CPU, NCCL on GPUs)")
+    p.add_argument("--num-nodes", type=int, help="machines in the job (train.num_nodes; launch with srun or "
+                   "torchrun, one launcher per node: see the README)")
     p.add_argument("--accelerator", default="auto", choices=["auto", "cpu", "cuda", "gpu"])
     p.add_argument("--precision", choices=["32", "bf16-mixed"], help="default: the preset's train.precision")
     p.add_argument("--max-steps", type=int)

@@ -152,6 +152,9 @@ class TrainConfig:
     seed: int = 0
     log_every: int = 10
     checkpoint_every: int = 50
+    # machines in the job (DDP across nodes; each runs --devices processes). The global batch is
+    # num_nodes x devices x data.batch_size x accumulate, so it is part of the run: a resume keeps it.
+    num_nodes: int = 1
 
 
 @dataclass(frozen=True)
@@ -171,6 +174,8 @@ class Config:
         self.task.validate()
         if not 0.0 < self.pretrain.mask_ratio < 1.0:
             raise ValueError("pretrain.mask_ratio must be in (0, 1)")
+        if self.train.num_nodes < 1:
+            raise ValueError("train.num_nodes must be >= 1")
         if self.data.crop_residues < 8:
             raise ValueError("data.crop_residues must be >= 8")
         return self

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import signal
 import subprocess
@@ -150,3 +151,36 @@ def test_cluster_sampling_needs_a_split_and_trains(store, tmp_path, capsys):
     assert main(["split", str(store), "--fractions", "1,0,0"]) == 0
     assert main(_cmd(store, tmp_path / "b", 2, "--set", "data.sampling=cluster")) == 0
     assert len(_rows(tmp_path / "b")) == 2
+
+
+def test_two_nodes_train_as_one_process_with_the_same_global_batch(store, tmp_path):
+    """Two "nodes" on localhost (torchrun, one process each, gloo) against one process that accumulates two
+    micro-batches: the same samples per step (rank r of the nodes = micro-batch r) and the same averaged
+    gradient, so the same weights at the end."""
+    import socket
+
+    from vabsnet.runtime import load_encoder
+
+    one, two = tmp_path / "one", tmp_path / "two"
+    assert main(_cmd(store, one, 3, "--set", "train.accumulate=2")) == 0
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    launch = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--nproc-per-node", "1",
+              "--master-addr", "127.0.0.1", "--master-port", str(port)]
+    procs = [subprocess.Popen([*launch, "--node-rank", str(rank), "-m", "vabsnet.cli",
+                               *_cmd(store, two, 3, "--num-nodes", "2")],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for rank in (0, 1)]
+    outputs = [p.communicate(timeout=300)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs[0][-3000:] + outputs[1][-3000:]
+    assert json.loads((two / "config.json").read_text())["train"]["num_nodes"] == 2
+    a, _ = load_encoder(one / "encoder.safetensors")
+    b, _ = load_encoder(two / "encoder.safetensors")
+    for (name, x), y in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
+        torch.testing.assert_close(x, y, atol=2e-5, rtol=1e-4, msg=name)
+    assert [int(r["step"]) for r in _rows(two)] == [1, 2, 3]
+    half = tmp_path / "half"  # one process, half the global batch: other weights (the check can fail)
+    assert main(_cmd(store, half, 3)) == 0
+    c, _ = load_encoder(half / "encoder.safetensors")
+    assert any(not torch.allclose(x, y, atol=2e-5, rtol=1e-4)  # beyond the tolerance the nodes met
+               for x, y in zip(c.state_dict().values(), b.state_dict().values(), strict=True))

@@ -166,7 +166,9 @@ def fit(module: EngineModule, make_dataset: Callable[[], tuple[Dataset, Callable
         logging.getLogger(name).setLevel(logging.WARNING)
     workers = num_workers(config, accelerator, devices)
     if progress is True and int(os.environ.get("LOCAL_RANK", "0")) == 0:
-        where = f"{devices} x CUDA" if uses_cuda(accelerator) else f"{devices} x CPU"
+        nodes = config.train.num_nodes
+        where = (f"{nodes} nodes x " if nodes > 1 else "") + (f"{devices} x CUDA" if uses_cuda(accelerator)
+                                                              else f"{devices} x CPU")
         print(f"{run}: {where}, precision {config.train.precision}, {workers} data workers, "
               f"steps {start} -> {config.train.max_steps}", flush=True)
 
@@ -181,7 +183,8 @@ def fit(module: EngineModule, make_dataset: Callable[[], tuple[Dataset, Callable
         label = progress if isinstance(progress, str) else run.name
         all_callbacks.append(StepProgress(label, leave=not isinstance(progress, str)))
     trainer = L.Trainer(
-        accelerator=accelerator, devices=devices, strategy="ddp" if devices > 1 else "auto",
+        accelerator=accelerator, devices=devices, num_nodes=config.train.num_nodes,
+        strategy="ddp" if devices * config.train.num_nodes > 1 else "auto",
         precision=config.train.precision, max_steps=config.train.max_steps, max_epochs=-1,
         gradient_clip_val=config.train.grad_clip, accumulate_grad_batches=config.train.accumulate,
         logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
