@@ -104,15 +104,6 @@ def test_other_config_in_same_run_is_refused(store, tmp_path, capsys):
     assert "another config" in capsys.readouterr().err
 
 
-def test_two_process_ddp_on_cpu(store, tmp_path):
-    run = tmp_path / "ddp"
-    proc = subprocess.run([sys.executable, "-m", "vabsnet.cli", *_cmd(store, run, 3, "--devices", "2")],
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert [int(r["step"]) for r in _rows(run)] == [1, 2, 3]
-    assert (run / "encoder.safetensors").exists()
-
-
 def test_two_dataloader_workers_read_the_lmdb_store_and_give_the_same_losses(store, tmp_path):
     """Workers are forked after the store is opened in the parent (LMDB refuses a second open there)."""
     serial, workers = tmp_path / "w0", tmp_path / "w2"
