@@ -35,8 +35,11 @@ class SplitScores:
 
 
 def predict_split(model: FinetuneModel, task: Task, dataset: TaskDataset, precision: str = "32",
-                  atom_budget: int = ATOM_BUDGET) -> SplitScores:
-    """Scores of every record of an evaluation dataset, on the model's device."""
+                  atom_budget: int = ATOM_BUDGET, shard: tuple[int, int] = (0, 1)) -> SplitScores:
+    """Scores of every record of an evaluation dataset, on the model's device. ``shard=(r, n)``: only the
+    records ``r, r + n, r + 2n, ...`` (rank ``r`` of ``n``; :func:`merge_shards` puts the parts together)."""
+    rank, world = shard
+    keep = list(range(rank, len(dataset), world))
 
     def compute(batch: LabelledBatch) -> tuple:
         logits = task.logits(model.head, model.encoder(batch.graph), batch.graph)
@@ -44,12 +47,33 @@ def predict_split(model: FinetuneModel, task: Task, dataset: TaskDataset, precis
                 task.atom_pairs(logits, batch.target, batch.graph))
 
     scores, targets, atoms = [], [], []  # type: list[np.ndarray], list[np.ndarray], list[tuple]
-    for s, t, pairs in run_batches(model, dataset.atoms, dataset.__getitem__, task.collate, compute,
-                                   precision=precision, budget=atom_budget):
+    for s, t, pairs in run_batches(model, [dataset.atoms[i] for i in keep], lambda j: dataset[keep[j]],
+                                   task.collate, compute, precision=precision, budget=atom_budget):
         scores += s
         targets += t
         atoms += pairs or []
-    return SplitScores(task, scores, targets, dataset.keys, atoms or None)
+    return SplitScores(task, scores, targets, [dataset.keys[i] for i in keep], atoms or None)
+
+
+def merge_shards(parts: list[SplitScores]) -> SplitScores:
+    """The predictions of ``predict_split`` shards ``(0, n) ... (n - 1, n)``, in ``parts`` by rank, as the
+    unsharded call returns them (record order restored)."""
+    n, total = len(parts), sum(len(p.chains) for p in parts)
+    order = [(i % n, i // n) for i in range(total)]  # record i was shard i % n's (i // n)-th
+    atom_pairs = None
+    if all(p.atom_pairs is not None for p in parts):
+        atom_pairs = [parts[r].atom_pairs[k] for r, k in order]  # type: ignore[index]
+    return SplitScores(parts[0].task, [parts[r].scores[k] for r, k in order],
+                       [parts[r].targets[k] for r, k in order], [parts[r].chains[k] for r, k in order], atom_pairs)
+
+
+def gather_shards(pred: SplitScores, world: int) -> SplitScores:
+    """Every rank's shard of one split, gathered onto every rank (``torch.distributed``) and merged."""
+    import torch.distributed as dist
+
+    parts: list[tuple | None] = [None] * world
+    dist.all_gather_object(parts, (pred.scores, pred.targets, pred.chains, pred.atom_pairs))
+    return merge_shards([SplitScores(pred.task, *part) for part in parts if part is not None])
 
 
 def split_scores(run: str | Path, store_path: str | Path, split: str = "test", device: str = "cpu",

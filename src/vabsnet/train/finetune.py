@@ -38,7 +38,7 @@ from vabsnet.tasks.base import Task, build_task
 from vabsnet.tasks.data import LabelledBatch, TaskDataset
 from vabsnet.train.checkpoint import CHECKPOINT_FILE, read_checkpoint
 from vabsnet.train.engine import EngineModule, _flat, fit, prepare_run, uses_cuda
-from vabsnet.train.evaluate import SplitScores, predict_split, report, save_scores
+from vabsnet.train.evaluate import SplitScores, gather_shards, predict_split, report, save_scores
 from vabsnet.train.probe import collect, fit_head
 
 __all__ = ["FinetuneModule", "finetune", "recipe"]
@@ -94,8 +94,8 @@ class FinetuneModule(EngineModule):
 
 class Selection(L.Callback):
     """Every ``every`` optimizer steps and at the last: the selection metric on valid, the best state, and
-    early stopping after ``patience`` passes without improvement (0: never). Every rank evaluates the whole
-    valid split (same numbers everywhere, no communication)."""
+    early stopping after ``patience`` passes without improvement (0: never). Under DDP each rank scores
+    1/world of the valid chains and the predictions are gathered, so every rank sees the same numbers."""
 
     def __init__(self, valid: TaskDataset, every: int, patience: int = 0) -> None:
         self.valid, self.every, self.patience, self._last = valid, every, patience, -1
@@ -107,7 +107,11 @@ class Selection(L.Callback):
         if step == self._last or (step % self.every and step != trainer.max_steps):
             return
         self._last = step
-        pred = predict_split(module.model, module.task, self.valid, module.config.train.precision)
+        world = trainer.world_size
+        pred = predict_split(module.model, module.task, self.valid, module.config.train.precision,
+                             shard=(trainer.global_rank, world))
+        if world > 1:  # each rank scored 1/world of valid; every rank gets the whole, the same numbers
+            pred = gather_shards(pred, world)
         metric = float(module.task.metrics(pred.scores, pred.targets)[module.task.selection_metric])
         module.last_eval = {f"valid_{module.task.selection_metric}": metric}
         module.consider(metric, pred)
