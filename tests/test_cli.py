@@ -73,3 +73,24 @@ def test_one_flag_for_a_fine_tuned_run_and_one_for_an_encoder():
     for flag in ("--encoder", "--checkpoint"):
         assert parser.parse_args(["embed", flag, "E", "f.pdb", "--out", "o"]).encoder == "E"
     assert parser.parse_args(["predict", "go-mf", "--run", "R", "f.pdb", "--out", "o"]).precision is None
+
+
+def test_shards_cover_every_input_once(tmp_path, capsys):
+    import pytest
+
+    from vabsnet.data.prepare import expand_inputs, parse_shard
+    from vabsnet.errors import VabsnetError
+
+    whole = expand_inputs(["bundled"])
+    parts = [expand_inputs(["bundled"], (k, 4)) for k in range(4)]
+    assert sorted(i.entry_id for p in parts for i in p) == sorted(i.entry_id for i in whole)
+    assert [len(p) for p in parts] == [31, 31, 31, 30]  # 123 files
+    assert parts[1][0] == whole[1] and parts[1][1] == whole[5]  # ids from the whole list
+    for bad in ("4/4", "x", "1/0", "-1/3"):
+        with pytest.raises(VabsnetError, match="--shard"):
+            parse_shard(bad)
+    paths = [str(entry(i).path) for i in ("1AFS", "1osm", "1gbt")]
+    for k in (0, 1):
+        assert main(["prepare", *paths, "--out", str(tmp_path / f"s{k}"), "--quiet", "--shard", f"{k}/2"]) == 0
+    out = capsys.readouterr().out
+    assert "s0: 2 entries" in out and "s1: 1 entries" in out

@@ -22,7 +22,7 @@ def _prepare(args: argparse.Namespace) -> int:
                              max_chain_residues=args.max_chain_residues,
                              modelled_sidechains=args.modelled_sidechains)
     summary = prepare(args.inputs, args.out, workers=args.workers, options=options,
-                      progress=not args.quiet)
+                      progress=not args.quiet, shard=_shard(args))
     print(f"{args.out}: {summary.entries} entries, {summary.chains} chains, {summary.residues} residues, "
           f"{summary.atoms} atoms; {summary.failures} failures (see {args.out}/failures.jsonl); "
           f"{summary.skipped_done} inputs already done; {summary.seconds:.1f} s")
@@ -140,7 +140,8 @@ def _predict(args: argparse.Namespace) -> int:
 
     summary = predict_files(args.task, args.run, args.inputs, args.out, progress=not args.quiet,
                             max_chain_residues=args.max_chain_residues, device=args.device,
-                            precision=args.precision, atom_budget=args.atom_budget, lm_features=args.lm_features)
+                            precision=args.precision, atom_budget=args.atom_budget,
+                            lm_features=args.lm_features, shard=_shard(args))
     print(f"{args.out}: {summary.chains} chains from {summary.files} files; {summary.failures} failures "
           f"(see {args.out}/failures.jsonl)")
     return 0
@@ -153,7 +154,8 @@ def _pockets(args: argparse.Namespace) -> int:
                                       link=args.link, min_atoms=args.min_atoms, top_fraction=args.top_fraction,
                                       progress=not args.quiet,
                                       device=args.device, precision=args.precision, atom_budget=args.atom_budget,
-                                      max_chain_residues=args.max_chain_residues, lm_features=args.lm_features)
+                                      max_chain_residues=args.max_chain_residues,
+                                      lm_features=args.lm_features, shard=_shard(args))
     cut = (f"the top {args.top_fraction:g} of each chain's atoms" if args.top_fraction is not None
            else f"atoms with probability >= {threshold:.3f}")
     print(f"{args.out}: pockets of {summary.chains} chains from {summary.files} files ({cut}, linked within "
@@ -187,7 +189,8 @@ def _embed(args: argparse.Namespace) -> int:
 
     summary = embed_files(args.encoder, args.inputs, args.out, fmt=args.format, progress=not args.quiet,
                           max_chain_residues=args.max_chain_residues, device=args.device,
-                          precision=args.precision, atom_budget=args.atom_budget, lm_features=args.lm_features)
+                          precision=args.precision, atom_budget=args.atom_budget,
+                            lm_features=args.lm_features, shard=_shard(args))
     print(f"{args.out}: {summary.chains} chains from {summary.files} files; {summary.failures} failures "
           f"(see {args.out}/failures.jsonl)")
     return 0
@@ -270,6 +273,14 @@ def _go_benchmark(args: argparse.Namespace) -> int:
 def _add_max_chain_residues(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-chain-residues", type=int, default=MAX_CHAIN_RESIDUES,
                    help="a file with a longer chain is skipped with that reason")
+    p.add_argument("--shard", metavar="K/N", help="only inputs K, K+N, K+2N, ... of the sorted input list "
+                   "(K = 0..N-1, e.g. a SLURM array index): N jobs cover every input once")
+
+
+def _shard(args: argparse.Namespace) -> tuple[int, int] | None:
+    from vabsnet.data.prepare import parse_shard
+
+    return parse_shard(args.shard) if args.shard else None
 
 
 def build_parser() -> argparse.ArgumentParser:

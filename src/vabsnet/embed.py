@@ -80,7 +80,8 @@ def _pt_record(e: ChainEmbedding, layer: int) -> dict:
 def embed_files(checkpoint: str | Path, inputs: Sequence[str | Path], out: str | Path, *,
                 fmt: Literal["pt", "h5"] = "pt", progress: bool = True,
                 max_chain_residues: int = MAX_CHAIN_RESIDUES, device: str = "auto", precision: str | None = None,
-                atom_budget: int = ATOM_BUDGET, lm_features: str | Path | None = None) -> FilesSummary:
+                atom_budget: int = ATOM_BUDGET, lm_features: str | Path | None = None,
+                shard: tuple[int, int] | None = None) -> FilesSummary:
     dev = resolve_device(device)
     encoder, config = load_encoder(checkpoint)
     precision = precision or config.train.precision  # the model's own, unless asked otherwise
@@ -107,7 +108,7 @@ def embed_files(checkpoint: str | Path, inputs: Sequence[str | Path], out: str |
         try:
             summary = run_files(inputs, out, config.encoder, lambda b: encode_batch(encoder, b, precision), write,
                                 device=dev, atom_budget=atom_budget, max_chain_residues=max_chain_residues,
-                                progress=progress, desc="embed", lm_features=lm_features)
+                                progress=progress, desc="embed", lm_features=lm_features, shard=shard)
         finally:
             if h5 is not None:
                 h5.close()

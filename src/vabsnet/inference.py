@@ -57,7 +57,8 @@ def safe_name(name: str) -> str:
 def run_files(inputs: Sequence[str | Path], out: Path, encoder: EncoderConfig,
               compute: Callable[[Batch], list], write: Callable[[ChainJob, object], None], *,
               device: torch.device, atom_budget: int = ATOM_BUDGET, max_chain_residues: int = MAX_CHAIN_RESIDUES,
-              progress: bool = True, desc: str = "", lm_features: str | Path | None = None) -> FilesSummary:
+              progress: bool = True, desc: str = "", lm_features: str | Path | None = None,
+              shard: tuple[int, int] | None = None) -> FilesSummary:
     """For every chain of every input: ``write(job, result)`` where ``compute(batch)`` gives one result per
     protein of a batch on ``device`` (under ``torch.no_grad``). ``lm_features``: an ``esm-extract`` directory
     holding the chains' language-model features (labels ``<entry>_<chain>``, or the same sequence)."""
@@ -93,7 +94,7 @@ def run_files(inputs: Sequence[str | Path], out: Path, encoder: EncoderConfig,
                     counts["chains"] += 1
         pending.clear()
 
-    for item in tqdm(expand_inputs(inputs), desc=desc, unit="file", disable=not progress):
+    for item in tqdm(expand_inputs(inputs, shard), desc=desc, unit="file", disable=not progress):
         try:
             protein = load_structure(item.path, chains=item.chains)
             chains = split_chains(protein, max_chain_residues)

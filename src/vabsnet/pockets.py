@@ -175,7 +175,8 @@ class PocketFinder:
     def run(self, inputs: Sequence[str | Path], out: Path,
             write: Callable[[ChainJob, list[Pocket], np.ndarray, np.ndarray], None], *, progress: bool = True,
             atom_budget: int = ATOM_BUDGET, max_chain_residues: int = MAX_CHAIN_RESIDUES,
-            lm_features: str | Path | None = None) -> FilesSummary:
+            lm_features: str | Path | None = None,
+                shard: tuple[int, int] | None = None) -> FilesSummary:
         """``write(job, pockets, residue_probs [R], atom_probs [A])`` per chain; bad files go to
         ``out/failures.jsonl``."""
 
@@ -189,7 +190,7 @@ class PocketFinder:
         with torch.no_grad():
             return run_files(inputs, out, self.config.encoder, self._compute, found, device=self.device,
                              atom_budget=atom_budget, max_chain_residues=max_chain_residues, progress=progress,
-                             desc="pockets", lm_features=lm_features)
+                             desc="pockets", lm_features=lm_features, shard=shard)
 
 
 def pocket_files(run: str | Path, inputs: Sequence[str | Path], out: str | Path, *,
@@ -197,7 +198,8 @@ def pocket_files(run: str | Path, inputs: Sequence[str | Path], out: str | Path,
                  top_fraction: float | None = None, progress: bool = True, device: str = "auto",
                  precision: str | None = None, atom_budget: int = ATOM_BUDGET,
                  max_chain_residues: int = MAX_CHAIN_RESIDUES,
-                 lm_features: str | Path | None = None) -> tuple[FilesSummary, float]:
+                 lm_features: str | Path | None = None,
+                shard: tuple[int, int] | None = None) -> tuple[FilesSummary, float]:
     """Write the pocket files of every chain; returns the summary and the threshold used."""
     finder = PocketFinder(run, min_probability=min_probability, link=link, min_atoms=min_atoms, device=device,
                           precision=precision, top_fraction=top_fraction)
@@ -208,7 +210,7 @@ def pocket_files(run: str | Path, inputs: Sequence[str | Path], out: str | Path,
         atomic_write_text(out / f"{job.stem}_pockets.pdb", pockets_pdb(job.protein, residue_probs, pockets))
 
     summary = finder.run(inputs, out, write, progress=progress, atom_budget=atom_budget,
-                         max_chain_residues=max_chain_residues, lm_features=lm_features)
+                         max_chain_residues=max_chain_residues, lm_features=lm_features, shard=shard)
     return summary, finder.threshold
 
 

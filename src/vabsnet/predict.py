@@ -24,7 +24,8 @@ from vabsnet.runtime import autocast, load_model, resolve_device
 def predict_files(task_name: str, run: str | Path, inputs: Sequence[str | Path], out: str | Path, *,
                   progress: bool = True, max_chain_residues: int = MAX_CHAIN_RESIDUES, device: str = "auto",
                   precision: str | None = None, atom_budget: int = ATOM_BUDGET,
-                  lm_features: str | Path | None = None) -> FilesSummary:
+                  lm_features: str | Path | None = None,
+                shard: tuple[int, int] | None = None) -> FilesSummary:
     dev = resolve_device(device)
     model, config, task = load_model(run, device=dev)
     if task.name != task_name:
@@ -45,6 +46,6 @@ def predict_files(task_name: str, run: str | Path, inputs: Sequence[str | Path],
     with torch.no_grad():
         summary = run_files(inputs, out, config.encoder, compute, write, device=dev, atom_budget=atom_budget,
                             max_chain_residues=max_chain_residues, progress=progress, desc=f"predict {task.name}",
-                            lm_features=lm_features)
+                            lm_features=lm_features, shard=shard)
     writer.close()
     return summary

@@ -18,7 +18,7 @@ from vabsnet.atomic import atomic_write_text, write_failures
 from vabsnet.constants import MAX_CHAIN_RESIDUES
 from vabsnet.data.records import SCHEMA_VERSION, ChainRecord, decode_arrays, encode_record
 from vabsnet.data.store import DONE, META, REC, WriteBatches, open_env, release_env
-from vabsnet.errors import StoreError, failure_reason
+from vabsnet.errors import StoreError, VabsnetError, failure_reason
 from vabsnet.structure.io import SUPPORTED_SUFFIXES, load_structure
 from vabsnet.structure.select import split_chains
 from vabsnet.structure.targets import atom_sasa
@@ -62,10 +62,23 @@ def _is_structure(path: Path) -> bool:
     return name.endswith(SUPPORTED_SUFFIXES)
 
 
-def expand_inputs(inputs: Sequence[str | Path]) -> list[InputItem]:
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"K/N"`` -> ``(K, N)``: shard K (0 .. N-1) of N, as ``--shard`` takes it (a SLURM array index)."""
+    try:
+        k, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise VabsnetError(f"--shard {text!r}: expected K/N, e.g. 0/8") from None
+    if not 0 <= k < n:
+        raise VabsnetError(f"--shard {text!r}: K must be in 0..N-1")
+    return k, n
+
+
+def expand_inputs(inputs: Sequence[str | Path], shard: tuple[int, int] | None = None) -> list[InputItem]:
     """Files, directories (recursive), list files (one path per line) or ``bundled`` -> input items.
 
     Ids are file stems, made unique in sorted path order, so the same inputs always give the same ids.
+    ``shard=(k, n)``: the items ``k, k + n, k + 2n, ...`` of that order (ids still from the whole list), so
+    ``n`` jobs with ``k = 0 .. n-1`` cover every input once.
     """
     found: dict[Path, tuple[str, ...] | None] = {}
     for item in inputs:
@@ -97,7 +110,7 @@ def expand_inputs(inputs: Sequence[str | Path]) -> list[InputItem]:
             entry_id, k = f"{stem}_{k}", k + 1
         used.add(entry_id)
         items.append(InputItem(path=path, entry_id=entry_id, chains=found[path]))
-    return items
+    return items if shard is None else items[shard[0]::shard[1]]
 
 
 def _input_key(item: InputItem) -> bytes:
@@ -134,12 +147,12 @@ def _worker(args: tuple[InputItem, PrepareOptions]) -> tuple[InputItem, list, st
 
 def prepare(inputs: Sequence[str | Path], out: str | Path, *, workers: int = 1,
             options: PrepareOptions | None = None, progress: bool = True,
-            commit_every: float = 2.0) -> PrepareSummary:
+            commit_every: float = 2.0, shard: tuple[int, int] | None = None) -> PrepareSummary:
     """Build (or resume building) the store ``out`` from ``inputs``; see the module docstring."""
     options = options or PrepareOptions()
     out = Path(out)
     start = time.perf_counter()
-    items = expand_inputs(inputs)
+    items = expand_inputs(inputs, shard)
     release_env(out)
     env = open_env(out, write=True)
     try:
