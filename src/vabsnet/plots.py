@@ -22,6 +22,7 @@ def pyplot():  # noqa: ANN201
 def roc_points(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(fpr, tpr, tp)`` at every cut of the scores sorted high to low (stable for ties); ``tp`` is the
     running count of positives, for precision-recall curves."""
+    labels = np.asarray(labels).astype(bool)  # 0/1 floats as saved with the scores, or booleans
     order = np.argsort(-scores, kind="mergesort")
     tp, fp = np.cumsum(labels[order]), np.cumsum(~labels[order])
     return fp / max(fp[-1], 1), tp / max(tp[-1], 1), tp
