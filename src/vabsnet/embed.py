@@ -30,7 +30,7 @@ from vabsnet.data.batch import Batch, collate, split_rows
 from vabsnet.features import featurize
 from vabsnet.inference import ATOM_BUDGET, ChainJob, FilesSummary, run_files
 from vabsnet.model import VabsEncoder
-from vabsnet.runtime import autocast, load_encoder, resolve_device
+from vabsnet.runtime import load_encoder, resolve_device, run_batches
 from vabsnet.structure import Protein
 
 
@@ -43,10 +43,10 @@ class ChainEmbedding:
     protein: Protein
 
 
-def encode_batch(encoder: VabsEncoder, batch: Batch, precision: str = "32") -> list[tuple]:
-    """Per protein of a batch: (residue ``[R, D]``, atom ``[A, D]``, graph ``[D]``) float32 arrays."""
-    with autocast(batch.node_pos.device, precision):
-        out = encoder(batch)
+def encode_batch(encoder: VabsEncoder, batch: Batch) -> list[tuple]:
+    """Per protein of a batch: (residue ``[R, D]``, atom ``[A, D]``, graph ``[D]``) float32 arrays (run it
+    through :func:`vabsnet.runtime.run_batches`, which sets eval mode, no gradients and the precision)."""
+    out = encoder(batch)
     residues = split_rows(out.residue, batch.num_residues)
     atoms = split_rows(out.atom, batch.num_atoms)
     graphs = split_rows(out.graph, torch.ones_like(batch.num_residues))
@@ -56,9 +56,9 @@ def encode_batch(encoder: VabsEncoder, batch: Batch, precision: str = "32") -> l
 @torch.no_grad()
 def embed_chain(encoder: VabsEncoder, protein: Protein) -> ChainEmbedding:
     """Encode one chain (eval mode, whole chain) on the encoder's device."""
-    encoder.eval()
-    device = next(encoder.parameters()).device
-    res, atom, graph = encode_batch(encoder, collate([featurize(protein, encoder.config)]).to(device))[0]
+    graph_in = featurize(protein, encoder.config)
+    [[(res, atom, graph)]] = run_batches(encoder, [graph_in.num_atoms], lambda i: graph_in, collate,
+                                         lambda b: encode_batch(encoder, b))
     return ChainEmbedding(protein.name, res, atom, graph, protein)
 
 
@@ -106,8 +106,9 @@ def embed_files(checkpoint: str | Path, inputs: Sequence[str | Path], out: str |
                     torch.save(_pt_record(e, layers), tmp)
 
         try:
-            summary = run_files(inputs, out, config.encoder, lambda b: encode_batch(encoder, b, precision), write,
-                                device=dev, atom_budget=atom_budget, max_chain_residues=max_chain_residues,
+            summary = run_files(inputs, out, config.encoder, encoder, lambda b: encode_batch(encoder, b), write,
+                                precision=precision,
+                                atom_budget=atom_budget, max_chain_residues=max_chain_residues,
                                 progress=progress, desc="embed", lm_features=lm_features, shard=shard)
         finally:
             if h5 is not None:

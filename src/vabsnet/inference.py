@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
+from torch import nn
 from tqdm import tqdm
 
 from vabsnet.atomic import write_failures
@@ -24,6 +24,7 @@ from vabsnet.errors import failure_reason
 from vabsnet.features import featurize
 from vabsnet.features.featurize import ProteinGraph
 from vabsnet.features.lm import ExtractDir
+from vabsnet.runtime import run_batches
 from vabsnet.structure import Protein, load_structure
 from vabsnet.structure.select import split_chains
 
@@ -54,14 +55,15 @@ def safe_name(name: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in name.replace("/", "_"))
 
 
-def run_files(inputs: Sequence[str | Path], out: Path, encoder: EncoderConfig,
+def run_files(inputs: Sequence[str | Path], out: Path, encoder: EncoderConfig, model: nn.Module,
               compute: Callable[[Batch], list], write: Callable[[ChainJob, object], None], *,
-              device: torch.device, atom_budget: int = ATOM_BUDGET, max_chain_residues: int = MAX_CHAIN_RESIDUES,
+              precision: str = "32", atom_budget: int = ATOM_BUDGET, max_chain_residues: int = MAX_CHAIN_RESIDUES,
               progress: bool = True, desc: str = "", lm_features: str | Path | None = None,
               shard: tuple[int, int] | None = None) -> FilesSummary:
     """For every chain of every input: ``write(job, result)`` where ``compute(batch)`` gives one result per
-    protein of a batch on ``device`` (under ``torch.no_grad``). ``lm_features``: an ``esm-extract`` directory
-    holding the chains' language-model features (labels ``<entry>_<chain>``, or the same sequence)."""
+    protein of a batch, run by :func:`vabsnet.runtime.run_batches` (``model`` in eval mode on its device, no
+    gradients, ``precision``). ``lm_features``: an ``esm-extract`` directory holding the chains'
+    language-model features (labels ``<entry>_<chain>``, or the same sequence)."""
     out.mkdir(parents=True, exist_ok=True)
     lm_source = ExtractDir(lm_features) if lm_features is not None else None
 
@@ -79,12 +81,12 @@ def run_files(inputs: Sequence[str | Path], out: Path, encoder: EncoderConfig,
         for group in atom_batches([j.graph.num_atoms for j in pending], atom_budget):
             jobs = [pending[i] for i in group]
             try:
-                results = _compute(compute, jobs, device)
+                results = _compute(model, compute, jobs, precision)
             except Exception:  # a batch failed: run its chains one by one to find the culprit
                 results = []
                 for job in jobs:
                     try:
-                        results += _compute(compute, [job], device)
+                        results += _compute(model, compute, [job], precision)
                     except Exception as exc:
                         failures.append({"path": str(job.path), "chain": job.chain, "reason": failure_reason(exc)})
                         results.append(None)
@@ -116,9 +118,9 @@ def run_files(inputs: Sequence[str | Path], out: Path, encoder: EncoderConfig,
     return FilesSummary(counts["files"], counts["chains"], len(failures), out)
 
 
-@torch.no_grad()
-def _compute(compute: Callable[[Batch], list], jobs: list[ChainJob], device: torch.device) -> list:
-    results = compute(collate([j.graph for j in jobs]).to(device))
+def _compute(model: nn.Module, compute: Callable[[Batch], list], jobs: list[ChainJob], precision: str) -> list:
+    [results] = run_batches(model, [j.graph.num_atoms for j in jobs], lambda i: jobs[i].graph, collate, compute,
+                            precision=precision, groups=[list(range(len(jobs)))])
     if len(results) != len(jobs):
         raise RuntimeError(f"compute gave {len(results)} results for {len(jobs)} chains")
     return results

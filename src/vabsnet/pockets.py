@@ -36,7 +36,7 @@ from vabsnet.constants import MAX_CHAIN_RESIDUES, SASA_PROBE_RADIUS, SASA_RADII
 from vabsnet.data.batch import Batch, split_rows
 from vabsnet.errors import VabsnetError
 from vabsnet.inference import ATOM_BUDGET, ChainJob, FilesSummary, run_files
-from vabsnet.runtime import autocast, load_model, resolve_device
+from vabsnet.runtime import load_model, resolve_device
 from vabsnet.structure.protein import Protein
 from vabsnet.structure.targets import vdw_radii
 from vabsnet.structure.write import to_pdb
@@ -167,8 +167,7 @@ class PocketFinder:
         self.threshold = float(calibrated if min_probability is None else min_probability)
 
     def _compute(self, batch: Batch) -> list:
-        with autocast(self.device, self.precision):
-            logits = self.task.logits(self.model.head, self.model.encoder(batch), batch).float()
+        logits = self.task.logits(self.model.head, self.model.encoder(batch), batch).float()
         atom = split_rows(torch.sigmoid(logits), batch.num_atoms)  # per chain [A_p]
         return list(zip(atom, self.task.scores(logits, batch), strict=True))
 
@@ -188,7 +187,8 @@ class PocketFinder:
                                     min_atoms=self.min_atoms, elements=p.element), residue_probs, atom_probs)
 
         with torch.no_grad():
-            return run_files(inputs, out, self.config.encoder, self._compute, found, device=self.device,
+            return run_files(inputs, out, self.config.encoder, self.model, self._compute, found,
+                             precision=self.precision,
                              atom_budget=atom_budget, max_chain_residues=max_chain_residues, progress=progress,
                              desc="pockets", lm_features=lm_features, shard=shard)
 

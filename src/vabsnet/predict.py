@@ -18,7 +18,7 @@ from vabsnet.constants import MAX_CHAIN_RESIDUES
 from vabsnet.data.batch import Batch
 from vabsnet.errors import VabsnetError
 from vabsnet.inference import ATOM_BUDGET, ChainJob, FilesSummary, run_files
-from vabsnet.runtime import autocast, load_model, resolve_device
+from vabsnet.runtime import load_model, resolve_device
 
 
 def predict_files(task_name: str, run: str | Path, inputs: Sequence[str | Path], out: str | Path, *,
@@ -36,15 +36,15 @@ def predict_files(task_name: str, run: str | Path, inputs: Sequence[str | Path],
     writer = task.prediction_writer(out)
 
     def compute(batch: Batch) -> list:
-        with autocast(dev, precision):
-            logits = task.logits(model.head, model.encoder(batch), batch)
+        logits = task.logits(model.head, model.encoder(batch), batch)
         return task.scores(logits.float(), batch)
 
     def write(job: ChainJob, scores: object) -> None:
         writer.add(job.stem, job.chain, job.protein, scores)  # type: ignore[arg-type]
 
     with torch.no_grad():
-        summary = run_files(inputs, out, config.encoder, compute, write, device=dev, atom_budget=atom_budget,
+        summary = run_files(inputs, out, config.encoder, model, compute, write, precision=precision,
+                            atom_budget=atom_budget,
                             max_chain_residues=max_chain_residues, progress=progress, desc=f"predict {task.name}",
                             lm_features=lm_features, shard=shard)
     writer.close()
