@@ -64,3 +64,43 @@ def test_inference_never_reaches_training():
     bad = [f"{mod}:{line} imports {target}" for mod, target, line in _imports()
            if _top(mod) in INFERENCE and _top(target) in ("train", "demo", "bench", "cli")]
     assert not bad, "\n".join(bad)
+
+
+def _module_graph() -> dict[str, set[str]]:
+    """Module -> the vabsnet modules it imports when it is imported (top-level statements only: not inside
+    functions, not under ``if TYPE_CHECKING``)."""
+    modules = {".".join(p.relative_to(SRC.parent).with_suffix("").parts).removesuffix(".__init__"): p
+               for p in SRC.rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for mod, path in modules.items():
+        edges: set[str] = set()
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("vabsnet"):
+                for alias in node.names:  # "from vabsnet.x import y": the submodule y when there is one
+                    sub = f"{node.module}.{alias.name}"
+                    edges.add(sub if sub in modules else node.module)
+            elif isinstance(node, ast.Import):
+                edges |= {a.name for a in node.names if a.name in modules}
+        graph[mod] = edges & set(modules) - {mod}
+    return graph
+
+
+def test_no_import_cycles():
+    graph = _module_graph()
+    assert "vabsnet.runtime" in graph["vabsnet.train.finetune"] and sum(map(len, graph.values())) > 200
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    cycles: list[list[str]] = []
+
+    def visit(mod: str, path: list[str]) -> None:
+        state[mod] = 1
+        for nxt in sorted(graph.get(mod, ())):
+            if state.get(nxt) == 1:
+                cycles.append(path[path.index(nxt):] + [nxt])
+            elif nxt not in state:
+                visit(nxt, path + [nxt])
+        state[mod] = 2
+
+    for mod in sorted(graph):
+        if mod not in state:
+            visit(mod, [mod])
+    assert not cycles, "\n".join(" -> ".join(c) for c in cycles)

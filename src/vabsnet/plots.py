@@ -28,7 +28,8 @@ def roc_points(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.n
     return fp / max(fp[-1], 1), tp / max(tp[-1], 1), tp
 
 
-def plot_pretrain_curves(metrics_csv: Path, out_png: Path, title: str = "") -> None:
+def plot_pretrain_curves(metrics_csv: Path, out_png: Path, losses: tuple[str, ...], title: str = "") -> None:
+    """Loss curves (``losses``: the metrics.csv columns to draw, log scale) and masked-type accuracy."""
     plt = pyplot()
 
     with metrics_csv.open() as fh:
@@ -37,7 +38,7 @@ def plot_pretrain_curves(metrics_csv: Path, out_png: Path, title: str = "") -> N
         return
     steps = [int(r["step"]) for r in rows]
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for key in ("loss", "type", "position", "distance", "torsion", "sasa"):
+    for key in losses:
         axes[0].plot(steps, [float(r[key]) for r in rows], label=key, lw=1)
     axes[0].set_xlabel("step")
     axes[0].set_ylabel("loss")

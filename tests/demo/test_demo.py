@@ -35,7 +35,6 @@ def test_metrics_keys_and_values(demo):
     assert json.loads((out / "metrics.json").read_text()) == metrics
     for mask in PRETRAINED:
         acc = metrics[f"pretrain.{mask}.masked_type_accuracy"]
-        assert 0.0 <= acc <= 1.0
         draws = metrics[f"pretrain.{mask}.masked_type_accuracy_draws"]
         assert len(draws) == 2 and acc == pytest.approx(sum(draws) / 2)
     for strategy in STRATEGIES:

@@ -57,7 +57,11 @@ def test_run_directory_contents(store, tmp_path):
         torch.testing.assert_close(v, state[k])
     rows = _rows(run)
     assert [int(r["step"]) for r in rows] == list(range(1, 7))
-    assert all(0.0 <= float(r["type_accuracy"]) <= 1.0 for r in rows)
+    w = config.pretrain  # the logged total is the weighted sum of the logged objectives, row by row
+    for r in rows:
+        parts = (w.w_type * float(r["type"]) + w.w_position * float(r["position"]) + w.w_distance * float(r["distance"])
+                 + w.w_torsion * float(r["torsion"]) + w.w_sasa * float(r["sasa"]))
+        assert float(r["loss"]) == pytest.approx(parts, rel=1e-4)
     assert (run / "loss_curves.png").read_bytes()[:4] == b"\x89PNG"
 
 

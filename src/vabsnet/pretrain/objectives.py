@@ -33,6 +33,12 @@ class PretrainLosses:
         return {k: float(v.detach()) for k, v in self.__dict__.items()}
 
 
+# The names a pre-training run logs (metrics.csv columns, plots): "loss" is the weighted total, then each
+# objective's loss, then the masked-type accuracy.
+OBJECTIVES: tuple[str, ...] = ("type", "position", "distance", "torsion", "sasa")
+LOGGED: tuple[str, ...] = ("loss", *OBJECTIVES, "type_accuracy")
+
+
 def type_loss(logits: torch.Tensor, target: torch.Tensor, masked: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Cross-entropy and accuracy at the masked residues."""
     if not masked.any():

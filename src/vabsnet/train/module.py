@@ -8,12 +8,12 @@ from vabsnet.config import Config
 from vabsnet.model import VabsEncoder
 from vabsnet.pretrain.dataset import PretrainBatch
 from vabsnet.pretrain.heads import PretrainHeads
-from vabsnet.pretrain.objectives import pretrain_losses
+from vabsnet.pretrain.objectives import LOGGED, pretrain_losses
 from vabsnet.train.engine import EngineModule
 
 
 class PretrainModule(EngineModule):
-    metric_columns = ("loss", "type", "position", "distance", "torsion", "sasa", "type_accuracy")
+    metric_columns = LOGGED
 
     def __init__(self, config: Config) -> None:
         super().__init__(config)

@@ -16,6 +16,7 @@ from vabsnet.data.store import Store
 from vabsnet.errors import VabsnetError
 from vabsnet.plots import plot_pretrain_curves
 from vabsnet.pretrain.dataset import PretrainBatch, PretrainDataset, cluster_groups, collate_pretrain
+from vabsnet.pretrain.objectives import OBJECTIVES
 from vabsnet.runtime import ENCODER_FILE, run_batches, save_encoder
 from vabsnet.train.checkpoint import CHECKPOINT_FILE, read_checkpoint
 from vabsnet.train.engine import fit, prepare_run, set_threads
@@ -60,7 +61,7 @@ def pretrain(store_path: str | Path, run: str | Path, config: Config, *, devices
                   run, start=start, devices=devices, accelerator=accelerator, progress=progress)
     if trainer.global_rank == 0:
         save_encoder(module.encoder, run / ENCODER_FILE, config)
-        plot_pretrain_curves(run / "metrics.csv", run / "loss_curves.png",
+        plot_pretrain_curves(run / "metrics.csv", run / "loss_curves.png", ("loss", *OBJECTIVES),
                              title=f"{config.preset} / mask={config.pretrain.mask}")
     final = {k: float(v) for k, v in module.last_losses.items()}
     return PretrainResult(run=run, rank=trainer.global_rank, steps=trainer.global_step, resumed_from=start, final=final)
