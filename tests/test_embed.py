@@ -105,3 +105,19 @@ def test_interrupted_h5_embedding_publishes_nothing(tmp_path, monkeypatch):
         raise AssertionError("the interruption did not propagate")
     assert calls["n"] == 2 and not (tmp_path / "h" / "embeddings.h5").exists()
     assert not [p for p in (tmp_path / "h").iterdir() if p.suffix in (".h5", ".tmp") or ".tmp" in p.name]
+
+
+def test_shards_embed_every_chain_once_with_the_same_vectors(tmp_path):
+    weights = _checkpoint(tmp_path)
+    files = [str(entry(i).path) for i in ("1AFS", "1osm", "1gbt")]
+    assert main(["embed", "--encoder", str(weights), *files, "--out", str(tmp_path / "all"), "--quiet"]) == 0
+    for k in (0, 1):
+        assert main(["embed", "--encoder", str(weights), *files, "--out", str(tmp_path / f"part{k}"), "--quiet",
+                     "--shard", f"{k}/2"]) == 0
+    whole = {p.name for p in (tmp_path / "all").glob("*.pt")}
+    parts = [{p.name for p in (tmp_path / f"part{k}").glob("*.pt")} for k in (0, 1)]
+    assert len(whole) >= 4 and parts[0] | parts[1] == whole and not parts[0] & parts[1]
+    name = sorted(parts[1])[0]
+    a = torch.load(tmp_path / "all" / name)["representations"]
+    b = torch.load(tmp_path / "part1" / name)["representations"]
+    torch.testing.assert_close(a, b)
