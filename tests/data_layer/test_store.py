@@ -135,3 +135,30 @@ def _done(path: Path) -> list[bytes]:
 def test_store_errors_are_clear(tmp_path):
     with pytest.raises(StoreError, match="no dataset store"):
         Store(tmp_path / "nothing")
+
+
+def test_a_directory_of_shard_stores_reads_as_one_store(tmp_path):
+    """Two `prepare --shard` stores under one directory: the same records, counts and identity split as one
+    store of the same inputs, and pre-training runs on the directory."""
+    from vabsnet.cli import main
+
+    files = [str(entry(i).path) for i in ("1AFS", "1osm", "1gbt", "19hc", "1a28", "4CUP")]
+    assert main(["prepare", *files, "--out", str(tmp_path / "one"), "--quiet"]) == 0
+    for k in (0, 1):
+        assert main(["prepare", *files, "--out", str(tmp_path / "sharded" / f"shard-{k}"), "--quiet",
+                     "--shard", f"{k}/2"]) == 0
+    one, sharded = Store(tmp_path / "one"), Store(tmp_path / "sharded")
+    assert len(sharded.shards) == 2 and sharded.keys == one.keys and len(one) >= 8
+    assert sharded.sequences() == one.sequences()
+    np.testing.assert_array_equal(sharded["1osm/A"].protein.coords, one["1osm/A"].protein.coords)
+    assert sharded.manifest["counts"] == one.manifest["counts"] and sharded.manifest["shards"] == 2
+    for store in ("one", "sharded"):
+        assert main(["split", str(tmp_path / store), "--fractions", "0.5,0.25,0.25"]) == 0
+    assert Store(tmp_path / "sharded").splits() == Store(tmp_path / "one").splits()
+    assert main(["pretrain", "--store", str(tmp_path / "sharded"), "--out", str(tmp_path / "run"), "--max-steps",
+                 "2", "--quiet", "--set", "data.crop_residues=48", "--set", "data.sampling=cluster"]) == 0
+    (tmp_path / "sharded" / "shard-1" / "data.mdb").rename(tmp_path / "stray.mdb")  # not a store any more
+    assert len(Store(tmp_path / "sharded").shards) == 1
+    with pytest.raises(StoreError, match="two shards"):  # the same inputs in two shards
+        os.symlink(tmp_path / "sharded" / "shard-0", tmp_path / "sharded" / "shard-2")
+        Store(tmp_path / "sharded")

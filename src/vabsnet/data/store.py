@@ -8,6 +8,8 @@ Layout of ``STORE/``::
     manifest.json        schema version, counts, options (written atomically at the end of prepare)
     failures.jsonl       one line per skipped input: {"path": ..., "reason": ...}
     splits.json          written by `vabsnet split`
+
+A directory of such stores (one per ``prepare --shard K/N``) opens as one store (:class:`Store`).
 """
 
 from __future__ import annotations
@@ -91,8 +93,20 @@ class WriteBatches:
             self.txn.abort()
 
 
+def shard_dirs(path: Path) -> list[Path]:
+    """The shard stores of a directory of stores (``prepare --shard K/N --out DIR/shard-K``): its
+    subdirectories holding ``data.mdb``, sorted; empty when ``path`` is a store itself or holds none."""
+    if (path / "data.mdb").exists() or not path.is_dir():
+        return []
+    return sorted(d for d in path.iterdir() if d.is_dir() and (d / "data.mdb").exists())
+
+
 class Store:
     """Read-only access to a prepared store; safe to use from DataLoader worker processes.
+
+    ``path`` is one store, or a directory of shard stores (``prepare --shard``) read as one: the records of
+    every shard, ``splits.json`` of the directory (``vabsnet split DIR`` splits and clusters across shards).
+    Keys are in byte order either way, so a sharded store lists its records as one store of the same inputs.
 
     >>> store = Store("runs/corpus")          # doctest: +SKIP
     >>> record = store["1AFS/A"]              # doctest: +SKIP
@@ -100,21 +114,31 @@ class Store:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        with shared_env(self.path).begin() as txn:
-            self.keys: list[str] = [k[len(REC):].decode() for k, _ in txn.cursor()
-                                    if k.startswith(REC)]
+        self.shards = shard_dirs(self.path) or [self.path]
+        self._where: dict[str, Path] = {}
+        for shard in self.shards:
+            with shared_env(shard).begin() as txn:
+                for k, _ in txn.cursor():
+                    if not k.startswith(REC):
+                        continue
+                    key = k[len(REC):].decode()
+                    if key in self._where:
+                        raise StoreError(f"{self.path}: record {key!r} is in two shards ({self._where[key].name} "
+                                         f"and {shard.name}); shards of one collection hold distinct inputs")
+                    self._where[key] = shard
+        self.keys: list[str] = sorted(self._where, key=str.encode)
 
-    def _txn_env(self) -> lmdb.Environment:
-        return shared_env(self.path)  # per process: safe in DataLoader workers after fork
+    def _txn_env(self, key: str) -> lmdb.Environment:
+        return shared_env(self._where.get(key, self.shards[0]))  # per process: safe in DataLoader workers
 
     def __len__(self) -> int:
         return len(self.keys)
 
     def __contains__(self, key: str) -> bool:
-        return key in set(self.keys)
+        return key in self._where
 
     def raw(self, key: str) -> bytes:
-        with self._txn_env().begin() as txn:
+        with self._txn_env(key).begin() as txn:
             data = txn.get(REC + key.encode())
         if data is None:
             raise KeyError(f"{self.path}: no record {key!r}")
@@ -133,10 +157,17 @@ class Store:
 
     @property
     def manifest(self) -> dict:
-        path = self.path / "manifest.json"
-        if not path.exists():
-            raise StoreError(f"{self.path}: no manifest.json; was `vabsnet prepare` interrupted?")
-        return json.loads(path.read_text())
+        """``manifest.json`` (of a sharded store: the shards' counts summed, ``shards`` their number)."""
+        found = []
+        for shard in self.shards:
+            path = shard / "manifest.json"
+            if not path.exists():
+                raise StoreError(f"{shard}: no manifest.json; was `vabsnet prepare` interrupted?")
+            found.append(json.loads(path.read_text()))
+        if len(found) == 1:
+            return found[0]
+        counts = {k: sum(m["counts"].get(k, 0) for m in found) for k in found[0]["counts"]}
+        return {**found[0], "counts": counts, "shards": len(found)}
 
     def split_info(self) -> dict:
         """The whole ``splits.json`` (method, counts, ``splits``, ``cluster_of``)."""
@@ -150,4 +181,5 @@ class Store:
         return {name: data["splits"][name] for name in ("train", "valid", "test")}
 
     def close(self) -> None:
-        release_env(self.path)
+        for shard in self.shards:
+            release_env(shard)
