@@ -203,9 +203,11 @@ def test_two_layer_head_and_runs_saved_before_the_choice(store, tmp_path, monkey
     np.testing.assert_allclose(after, before, atol=1e-6)
     # inference runs in the model's own precision unless asked otherwise
     import vabsnet.predict
+    import vabsnet.runtime.encode
 
-    seen = []
-    monkeypatch.setattr(vabsnet.predict, "autocast", lambda device, precision: seen.append(precision) or nullcontext())
+    seen = []  # the precision the one batched loop (runtime.run_batches) runs each batch in
+    monkeypatch.setattr(vabsnet.runtime.encode, "autocast", lambda device, precision: seen.append(precision)
+                        or nullcontext())
     config["train"]["precision"] = "bf16-mixed"
     (run / "config.json").write_text(json.dumps(config))
     one = [str(entry("2OFG").path)]
