@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "sites from each and from scratch, report")
     p.add_argument("--out", default="runs/demo")
     p.add_argument("--budget", choices=["small", "full"], default="small",
-                   help="small: about 10 minutes on 2 CPU cores; full: longer runs, 5 seeds")
+                   help="small: about 8 minutes on 2 CPU cores; full: about 35 minutes, 5 seeds")
     p.add_argument("--workers", type=int, default=2, help="processes for preparing the corpus")
     p.add_argument("--jobs", type=int, help="training runs at once, each in its own process with cores/jobs "
                    "threads (default: 2 on a machine with 2 or more cores; 1 shows step bars)")
