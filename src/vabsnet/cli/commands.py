@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import TYPE_CHECKING
 
 from vabsnet.errors import VabsnetError
+
+if TYPE_CHECKING:
+    from vabsnet.inference import FilesSummary
 
 
 def _prepare(args: argparse.Namespace) -> int:
@@ -129,15 +133,22 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _files_options(args: argparse.Namespace) -> dict:
+    """The options every command over structure files shares (see ``parser._add_inference`` and friends)."""
+    return {"progress": not args.quiet, "max_chain_residues": args.max_chain_residues, "device": args.device,
+            "precision": args.precision, "atom_budget": args.atom_budget, "lm_features": args.lm_features,
+            "shard": _shard(args)}
+
+
+def _files_done(args: argparse.Namespace, summary: FilesSummary) -> None:
+    print(f"{args.out}: {summary.chains} chains from {summary.files} files; {summary.failures} failures "
+          f"(see {args.out}/failures.jsonl)")
+
+
 def _predict(args: argparse.Namespace) -> int:
     from vabsnet.predict import predict_files
 
-    summary = predict_files(args.task, args.run, args.inputs, args.out, progress=not args.quiet,
-                            max_chain_residues=args.max_chain_residues, device=args.device,
-                            precision=args.precision, atom_budget=args.atom_budget,
-                            lm_features=args.lm_features, shard=_shard(args))
-    print(f"{args.out}: {summary.chains} chains from {summary.files} files; {summary.failures} failures "
-          f"(see {args.out}/failures.jsonl)")
+    _files_done(args, predict_files(args.task, args.run, args.inputs, args.out, **_files_options(args)))
     return 0
 
 
@@ -146,10 +157,7 @@ def _pockets(args: argparse.Namespace) -> int:
 
     summary, threshold = pocket_files(args.run, args.inputs, args.out, min_probability=args.min_probability,
                                       link=args.link, min_atoms=args.min_atoms, top_fraction=args.top_fraction,
-                                      progress=not args.quiet,
-                                      device=args.device, precision=args.precision, atom_budget=args.atom_budget,
-                                      max_chain_residues=args.max_chain_residues,
-                                      lm_features=args.lm_features, shard=_shard(args))
+                                      **_files_options(args))
     cut = (f"the top {args.top_fraction:g} of each chain's atoms" if args.top_fraction is not None
            else f"atoms with probability >= {threshold:.3f}")
     print(f"{args.out}: pockets of {summary.chains} chains from {summary.files} files ({cut}, linked within "
@@ -181,12 +189,7 @@ def _dock(args: argparse.Namespace) -> int:
 def _embed(args: argparse.Namespace) -> int:
     from vabsnet.embed import embed_files
 
-    summary = embed_files(args.encoder, args.inputs, args.out, fmt=args.format, progress=not args.quiet,
-                          max_chain_residues=args.max_chain_residues, device=args.device,
-                          precision=args.precision, atom_budget=args.atom_budget,
-                            lm_features=args.lm_features, shard=_shard(args))
-    print(f"{args.out}: {summary.chains} chains from {summary.files} files; {summary.failures} failures "
-          f"(see {args.out}/failures.jsonl)")
+    _files_done(args, embed_files(args.encoder, args.inputs, args.out, fmt=args.format, **_files_options(args)))
     return 0
 
 
