@@ -27,7 +27,7 @@ def test_dock_in_the_crystal_ligand_box(trypsin, tmp_path, capsys):
     box = box_around(ligand.coords, "crystal", margin=4.0)
     spec = ",".join(f"{v:.3f}" for v in (*box.center, *box.size))
     assert main(["dock", str(path), "--smiles", BENZAMIDINE, "--box", spec, "--out", str(tmp_path),
-                 "--exhaustiveness", "2", "--poses", "3", "--cpu", "1"]) == 0
+                 "--exhaustiveness", "2", "--poses", "3", "--cpu", "1", "--top-k", "0"]) == 0
     assert "receptor residues without a template: 0" in capsys.readouterr().out
     rows = [r.split(",") for r in (tmp_path / "summary.csv").read_text().splitlines()[1:]]
     scores = [float(r[10]) for r in rows]
@@ -52,7 +52,7 @@ def test_bad_ligands_and_no_box_are_clear_errors(trypsin, tmp_path, capsys):
     bad.write_text("nothing here\n")
     with pytest.raises(DockError, match="no readable molecule"):
         ligand_molecule(sdf=bad)
-    assert main(["dock", str(path), "--smiles", BENZAMIDINE, "--out", str(tmp_path / "x")]) != 0
+    assert main(["dock", str(path), "--smiles", BENZAMIDINE, "--out", str(tmp_path / "x"), "--top-k", "0"]) != 0
     assert "no box" in capsys.readouterr().err
 
 
@@ -114,3 +114,16 @@ def test_crystal_ligand_errors_name_the_ligand():
     gbs = _ligand("1gbt", "GBS")  # covalent acyl-enzyme: the crystal group is the CCD component minus atoms
     with pytest.raises(DockError, match="GBS A"):
         crystal_ligand(gbs)
+
+
+def test_dock_without_a_run_uses_the_shipped_pocket_model(trypsin, tmp_path):
+    import json
+
+    from vabsnet.runtime.shipped import default_model
+
+    path, _, _ = trypsin
+    assert main(["dock", str(path), "--smiles", BENZAMIDINE, "--out", str(tmp_path), "--top-k", "1",
+                 "--exhaustiveness", "1", "--poses", "1", "--cpu", "1", "--device", "cpu"]) == 0
+    rows = [r.split(",") for r in (tmp_path / "summary.csv").read_text().splitlines()[1:]]
+    assert [r[0] for r in rows] == ["pocket1"]
+    assert json.loads((tmp_path / "provenance.json").read_text())["model"] == default_model("binding-site")

@@ -21,13 +21,13 @@ LAYERS: list[tuple[str, ...]] = [
     ("model",),
     ("pretrain", "tasks"),
     ("runtime",),
-    ("inference", "embed", "predict", "pockets", "dock"),
+    ("inference", "embed", "predict", "pockets", "dock", "release"),
     ("train",),
     ("bench", "demo"),
     ("cli", "__main__"),
 ]
 LAYER = {name: i for i, names in enumerate(LAYERS) for name in names}
-INFERENCE = ("inference", "embed", "predict", "pockets", "dock", "runtime")
+INFERENCE = ("inference", "embed", "predict", "pockets", "dock", "release", "runtime")
 
 
 def _top(module: str) -> str:

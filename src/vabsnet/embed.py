@@ -24,13 +24,14 @@ from typing import Literal, cast
 import numpy as np
 import torch
 
-from vabsnet.atomic import atomic_path
+from vabsnet.atomic import atomic_path, atomic_write_json
 from vabsnet.constants import ATOM37, MAX_CHAIN_RESIDUES
 from vabsnet.data.batch import Batch, collate, split_rows
 from vabsnet.features import featurize
 from vabsnet.inference import ATOM_BUDGET, ChainJob, FilesSummary, run_files
 from vabsnet.model import VabsEncoder
 from vabsnet.runtime import load_encoder, resolve_device, run_batches
+from vabsnet.runtime.shipped import ENCODER_KIND, PROVENANCE_FILE, default_model, provenance
 from vabsnet.structure import Protein
 
 
@@ -77,13 +78,18 @@ def _pt_record(e: ChainEmbedding, layer: int) -> dict:
     }
 
 
-def embed_files(checkpoint: str | Path, inputs: Sequence[str | Path], out: str | Path, *,
+def embed_files(checkpoint: str | Path | None, inputs: Sequence[str | Path], out: str | Path, *,
                 fmt: Literal["pt", "h5"] = "pt", progress: bool = True,
                 max_chain_residues: int = MAX_CHAIN_RESIDUES, device: str = "auto", precision: str | None = None,
                 atom_budget: int = ATOM_BUDGET, lm_features: str | Path | None = None,
                 shard: tuple[int, int] | None = None) -> FilesSummary:
+    """Embed every chain of ``inputs`` into ``out`` with ``checkpoint`` (an encoder file, a run directory or a
+    shipped encoder's name; None: the shipped encoder); ``out/provenance.json`` names the encoder, and so does
+    each ``pt`` record's ``model`` and the ``h5`` file's ``model`` attributes."""
+    checkpoint = checkpoint if checkpoint is not None else default_model(ENCODER_KIND)
     dev = resolve_device(device)
     encoder, config = load_encoder(checkpoint)
+    origin = provenance(checkpoint)
     precision = precision or config.train.precision  # the model's own, unless asked otherwise
     encoder = encoder.to(dev).eval()
     out = Path(out)
@@ -95,6 +101,7 @@ def embed_files(checkpoint: str | Path, inputs: Sequence[str | Path], out: str |
             import h5py
 
             h5 = h5py.File(h5_path, "w")
+            h5.attrs.update({f"model_{k}": str(v) for k, v in origin.items()})
 
         def write(job: ChainJob, result: object) -> None:
             residue, atom, graph = cast(tuple[np.ndarray, np.ndarray, np.ndarray], result)
@@ -103,7 +110,7 @@ def embed_files(checkpoint: str | Path, inputs: Sequence[str | Path], out: str |
                 _write_h5(h5, f"{job.entry_id}/{job.protein.name.split('/')[-1]}", e)
             else:
                 with atomic_path(out / f"{job.stem}.pt") as tmp:
-                    torch.save(_pt_record(e, layers), tmp)
+                    torch.save({**_pt_record(e, layers), "model": origin}, tmp)
 
         try:
             summary = run_files(inputs, out, config.encoder, encoder, lambda b: encode_batch(encoder, b), write,
@@ -113,6 +120,7 @@ def embed_files(checkpoint: str | Path, inputs: Sequence[str | Path], out: str |
         finally:
             if h5 is not None:
                 h5.close()
+    atomic_write_json(out / PROVENANCE_FILE, origin)
     return summary
 
 

@@ -37,6 +37,7 @@ from vabsnet.data.batch import Batch, split_rows
 from vabsnet.errors import VabsnetError
 from vabsnet.inference import ATOM_BUDGET, ChainJob, FilesSummary, run_files
 from vabsnet.runtime import load_model, resolve_device
+from vabsnet.runtime.shipped import default_model, write_provenance
 from vabsnet.structure.protein import Protein
 from vabsnet.structure.targets import vdw_radii
 from vabsnet.structure.write import to_pdb
@@ -193,14 +194,16 @@ class PocketFinder:
                              desc="pockets", lm_features=lm_features, shard=shard)
 
 
-def pocket_files(run: str | Path, inputs: Sequence[str | Path], out: str | Path, *,
+def pocket_files(run: str | Path | None, inputs: Sequence[str | Path], out: str | Path, *,
                  min_probability: float | None = None, link: float = 3.0, min_atoms: int = 5,
                  top_fraction: float | None = None, progress: bool = True, device: str = "auto",
                  precision: str | None = None, atom_budget: int = ATOM_BUDGET,
                  max_chain_residues: int = MAX_CHAIN_RESIDUES,
                  lm_features: str | Path | None = None,
                 shard: tuple[int, int] | None = None) -> tuple[FilesSummary, float]:
-    """Write the pocket files of every chain; returns the summary and the threshold used."""
+    """Write the pocket files of every chain and ``out/provenance.json``; returns the summary and the threshold
+    used. ``run``: a binding-site run directory or a shipped model's name (None: the shipped one)."""
+    run = run if run is not None else default_model("binding-site")
     finder = PocketFinder(run, min_probability=min_probability, link=link, min_atoms=min_atoms, device=device,
                           precision=precision, top_fraction=top_fraction)
     out = Path(out)
@@ -211,6 +214,7 @@ def pocket_files(run: str | Path, inputs: Sequence[str | Path], out: str | Path,
 
     summary = finder.run(inputs, out, write, progress=progress, atom_budget=atom_budget,
                          max_chain_residues=max_chain_residues, lm_features=lm_features, shard=shard)
+    write_provenance(out, run)
     return summary, finder.threshold
 
 

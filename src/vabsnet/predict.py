@@ -19,13 +19,18 @@ from vabsnet.data.batch import Batch
 from vabsnet.errors import VabsnetError
 from vabsnet.inference import ATOM_BUDGET, ChainJob, FilesSummary, run_files
 from vabsnet.runtime import load_model, resolve_device
+from vabsnet.runtime.shipped import default_model, write_provenance
 
 
-def predict_files(task_name: str, run: str | Path, inputs: Sequence[str | Path], out: str | Path, *,
+def predict_files(task_name: str, run: str | Path | None, inputs: Sequence[str | Path], out: str | Path, *,
                   progress: bool = True, max_chain_residues: int = MAX_CHAIN_RESIDUES, device: str = "auto",
                   precision: str | None = None, atom_budget: int = ATOM_BUDGET,
                   lm_features: str | Path | None = None,
                 shard: tuple[int, int] | None = None) -> FilesSummary:
+    """Write ``task_name``'s predictions for every chain of ``inputs`` to ``out`` with the fine-tuned ``run`` (a
+    run directory or a shipped model's name; None: the shipped model for the task), and
+    ``out/provenance.json`` naming the model."""
+    run = run if run is not None else default_model(task_name)
     dev = resolve_device(device)
     model, config, task = load_model(run, device=dev)
     if task.name != task_name:
@@ -48,4 +53,5 @@ def predict_files(task_name: str, run: str | Path, inputs: Sequence[str | Path],
                             max_chain_residues=max_chain_residues, progress=progress, desc=f"predict {task.name}",
                             lm_features=lm_features, shard=shard)
     writer.close()
+    write_provenance(out, run)
     return summary

@@ -177,7 +177,10 @@ def _dock(args: argparse.Namespace) -> int:
         if len(values) != 6:
             raise VabsnetError(f"--box {args.box!r}: six numbers expected, centre x,y,z then size x,y,z")
         boxes.append(Box("box", np.array(values[:3]), np.array(values[3:])))
-    result = dock(args.receptor, args.out, sdf=args.ligand, smiles=args.smiles, run=args.run, top_k=args.top_k,
+    from vabsnet.runtime.shipped import default_model
+
+    run = args.run if args.run is not None or args.top_k <= 0 else default_model("binding-site")
+    result = dock(args.receptor, args.out, sdf=args.ligand, smiles=args.smiles, run=run, top_k=args.top_k,
                   boxes=boxes, blind=args.blind, exhaustiveness=args.exhaustiveness, poses=args.poses, seed=args.seed,
                   cpu=args.cpu, device=args.device, min_probability=args.min_probability)
     print(f"{args.out}: {len(result.poses)} poses in {len(result.boxes)} boxes, best Vina score "
@@ -190,6 +193,24 @@ def _embed(args: argparse.Namespace) -> int:
     from vabsnet.embed import embed_files
 
     _files_done(args, embed_files(args.encoder, args.inputs, args.out, fmt=args.format, **_files_options(args)))
+    return 0
+
+
+def _models(args: argparse.Namespace) -> int:
+    from vabsnet.runtime.shipped import shipped_models
+
+    models = shipped_models()
+    if args.json:
+        print(json.dumps({name: card.card for name, card in models.items()}, indent=2))
+        return 0
+    if not models:
+        print("no models ship with this installation")
+        return 0
+    for name, card in models.items():
+        figures = ", ".join(f"{k} {v:.3f}" for k, v in card.headline.items())
+        size = card.weights.stat().st_size / 1e6
+        print(f"{name:<20} {card.kind:<13} {card.version:<8} {size:5.1f} MB  sha256 {card.sha256[:12]}  {figures}\n"
+              f"{'':<20} {card.summary}\n{'':<20} card: {card.path / 'card.json'}")
     return 0
 
 
@@ -258,4 +279,5 @@ HANDLERS = {
     "pockets": _pockets,
     "dock": _dock,
     "embed": _embed,
+    "models": _models,
 }

@@ -123,7 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="DeepFRI test chains kept below this identity to train")
     p.add_argument("--store", required=True)
     p.add_argument("--encoder", "--init", dest="encoder",
-                   help="a pre-trained RUN/encoder.safetensors or RUN directory (random initialisation when absent)")
+                   help="a pre-trained RUN/encoder.safetensors, RUN directory or shipped encoder's name, e.g. "
+                   "tiny-span (random initialisation when absent)")
     p.add_argument("--freeze-encoder", action="store_true")
     p.add_argument("--out", required=True)
     _add_training(p)
@@ -136,7 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("predict", help="predictions of a fine-tuned model")
     p.add_argument("task", choices=sorted(TASKS))
-    p.add_argument("--run", "--checkpoint", dest="run", required=True, help="the fine-tuned run directory")
+    p.add_argument("--run", "--model", "--checkpoint", dest="run", help="a fine-tuned run directory or a shipped "
+                   "model's name (default: the shipped model for the task; `vabsnet models` lists them)")
     p.add_argument("inputs", nargs="+")
     p.add_argument("--out", required=True)
     _add_max_chain_residues(p)
@@ -146,7 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("pockets", help="ranked binding pockets (CSV + PDB with pocket pseudo-atoms) from a "
                        "fine-tuned binding-site model")
-    p.add_argument("--run", "--checkpoint", dest="run", required=True, help="the fine-tuned binding-site run directory")
+    p.add_argument("--run", "--model", "--checkpoint", dest="run", help="a fine-tuned binding-site run directory "
+                   "or a shipped model's name (default: the shipped binding-site model)")
     p.add_argument("inputs", nargs="+")
     p.add_argument("--out", required=True)
     cut = p.add_mutually_exclusive_group()
@@ -167,8 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
     ligand.add_argument("--ligand", help="an SDF file (first molecule)")
     ligand.add_argument("--smiles", help="a SMILES string (one conformer generated with RDKit, seeded)")
     p.add_argument("--out", required=True)
-    p.add_argument("--run", "--checkpoint", dest="run", help="a fine-tuned binding-site run: dock in its top-k pockets")
-    p.add_argument("--top-k", type=int, default=3)
+    p.add_argument("--run", "--model", "--checkpoint", dest="run", help="a fine-tuned binding-site run or a shipped "
+                   "model's name: dock in its top-k pockets (default: the shipped binding-site model)")
+    p.add_argument("--top-k", type=int, default=3, help="predicted pockets to dock in (0: only --box / --blind)")
     p.add_argument("--min-probability", type=float, help="pocket atoms threshold (default: the run's calibrated one)")
     p.add_argument("--box", help="also dock in this box: centre x,y,z then size x,y,z (A)")
     p.add_argument("--blind", action="store_true", help="also dock in a box around the whole protein")
@@ -178,9 +182,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cpu", type=int, default=0, help="Vina threads (0: all)")
     p.add_argument("--device", default="auto", help="for the pocket model")
 
+    p = sub.add_parser("models", help="the models shipped with vabsnet: name, kind, headline figures, weights hash")
+    p.add_argument("--json", action="store_true", help="the whole model cards as JSON")
+
     p = sub.add_parser("embed", help="per-residue, per-atom and per-protein embeddings of structure files")
-    p.add_argument("--encoder", "--checkpoint", dest="encoder", required=True,
-                   help="a pre-trained RUN/encoder.safetensors, or the RUN directory (config.json beside it)")
+    p.add_argument("--encoder", "--model", "--checkpoint", dest="encoder",
+                   help="a pre-trained RUN/encoder.safetensors, the RUN directory (config.json beside it), or a "
+                   "shipped encoder's name (default: the shipped encoder; `vabsnet models` lists them)")
     p.add_argument("inputs", nargs="+", help="files, directories, list files (.txt), or 'bundled'")
     p.add_argument("--out", required=True)
     p.add_argument("--format", choices=["pt", "h5"], default="pt")

@@ -13,6 +13,7 @@ from vabsnet.config import Config
 from vabsnet.data.store import Store
 from vabsnet.model import VabsEncoder
 from vabsnet.model.heads import TaskHead
+from vabsnet.runtime.shipped import resolve
 from vabsnet.runtime.weights import CALIBRATION_FILE, CONFIG_FILE, MODEL_FILE, CheckpointError
 from vabsnet.tasks.base import Task, build_task
 
@@ -43,10 +44,11 @@ def upgrade_state(state: dict[str, torch.Tensor], model: FinetuneModel) -> dict[
 def load_model(run: str | Path, store: Store | None = None,
                device: str | torch.device = "cpu") -> tuple[FinetuneModel, Config, Task]:
     """A fine-tuned run's model (eval mode, on ``device``), config and task (bound to ``store`` when given,
-    for its labels)."""
+    for its labels). ``run`` may also name a shipped model (``vabsnet models``); float16 weights load into the
+    float32 model."""
     from safetensors.torch import load_file
 
-    run = Path(run)
+    run = resolve(run)
     if not (run / MODEL_FILE).exists() or not (run / CONFIG_FILE).exists():
         raise CheckpointError(f"{run}: no {MODEL_FILE} + {CONFIG_FILE} (run `vabsnet finetune` first)")
     config = Config.load(run / CONFIG_FILE)

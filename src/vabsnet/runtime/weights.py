@@ -38,11 +38,15 @@ def save_encoder(encoder: VabsEncoder, path: str | Path, config: Config) -> None
 
 
 def load_encoder(path: str | Path, map_location: str = "cpu") -> tuple[VabsEncoder, Config]:
-    """Encoder from ``encoder.safetensors`` and the ``config.json`` beside it (or the file's metadata)."""
+    """Encoder from ``encoder.safetensors`` and the ``config.json`` beside it (or the file's metadata);
+    ``path`` may also name a shipped encoder (``vabsnet models``). Weights stored as float16 load into the
+    float32 model."""
     from safetensors import SafetensorError, safe_open
     from safetensors.torch import load_file
 
-    path = Path(path)
+    from vabsnet.runtime.shipped import resolve
+
+    path = resolve(path)
     if path.is_dir():
         path = path / ENCODER_FILE
     if not path.exists():

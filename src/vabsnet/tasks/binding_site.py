@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, cast
+from typing import Literal
 
 import numpy as np
 import torch
@@ -32,8 +32,6 @@ from vabsnet.structure.protein import Protein
 from vabsnet.structure.write import to_pdb
 from vabsnet.tasks.augment import Augmented, mask_residues_keep_atoms
 from vabsnet.tasks.base import Metrics, Task
-
-PRIOR = 0.03  # initial predicted probability of a binding residue (2.7% in the bundled train split)
 
 
 @dataclass(frozen=True)
@@ -101,11 +99,7 @@ class BindingSiteTask(Task):
         return out.atom.float()  # [A, D]
 
     def head_body(self, features: int, dim: int) -> nn.Module:
-        body = ClsHead(features, 1, hidden=dim)
-        # Start at the base rate instead of p = 0.5: few residues bind a ligand, and a head that
-        # first has to learn the prior spends its first steps doing only that.
-        nn.init.constant_(cast(nn.Linear, body[-1]).bias, math.log(PRIOR / (1.0 - PRIOR)))
-        return body
+        return ClsHead(features, 1, hidden=dim)  # its bias starts at the training base rate (Task.init_head)
 
     def head_logits(self, head: nn.Module, features: torch.Tensor) -> torch.Tensor:
         return head(features).squeeze(-1).float()  # [A]

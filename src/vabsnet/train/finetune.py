@@ -34,6 +34,7 @@ from vabsnet.config import PRESETS, Config, preset
 from vabsnet.data.store import Store
 from vabsnet.errors import VabsnetError
 from vabsnet.runtime import CALIBRATION_FILE, MODEL_FILE, FinetuneModel, load_encoder, load_model, save_weights
+from vabsnet.runtime.shipped import resolve
 from vabsnet.tasks.base import Task, build_task
 from vabsnet.tasks.data import LabelledBatch, TaskDataset
 from vabsnet.train.checkpoint import CHECKPOINT_FILE, read_checkpoint
@@ -202,7 +203,7 @@ def finetune(store_path: str | Path, run: str | Path, config: Config, *, init: s
         print(f"{run}: task schedule: " + ", ".join(f"{k}={v:g}" for k, v in schedule.items()), flush=True)
     train.config = valid.config = config
     test = task.dataset(store, splits["test"], config, train=False, seed=0)
-    identity = {"init": str(Path(init).resolve()) if init else ""}
+    identity = {"init": str(resolve(init).resolve()) if init else ""}  # a shipped name: its folder
     start = prepare_run(run, config, identity)
     module = FinetuneModule(config, task, identity)
     if init is not None:
