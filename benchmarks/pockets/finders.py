@@ -19,6 +19,15 @@ hydrogens removed), written once as PDB by :func:`vabsnet.structure.write.to_pdb
   true binding atoms (the labels: within 4 A of a benchmark ligand), over the whole entry: the ceiling of the
   clustering step, what a perfect atom classifier would score.
 - ``random``: :func:`vabsnet.bench.pockets.surface_patches` (8 A patches of surface atoms, random order).
+- ``pocketnet``: pocketnet 0.3.0 (MIT, trained weights in its wheel; trained on PDBbind-derived data, so it may
+  have seen some of these entries) ``pocketnet predict FILE --device cpu``, in its rank order; centre = its
+  centre, points = the heavy atoms of the residues it lists (the same treatment as vabsnet's atom pockets).
+  Chains are written with one-letter ids A, B, ... so its residue names map back unambiguously.
+- ``vabsnet-cavities``: the default of ``vabsnet pockets``: geometric candidates (:mod:`vabsnet.cavities`)
+  of each chain ranked by a logistic regression on their geometry and the fold model's atom scores
+  (:mod:`vabsnet.pocket_rank`), the regression itself cross-validated: fitted on the other folds' structures
+  (``run_pockets.py``, tables stage). ``cavities-volume`` ranks the same candidates by volume, and
+  ``cavities-geometry`` by the regression without the model's features, which isolates the model's part.
 """
 
 from __future__ import annotations
@@ -35,7 +44,8 @@ from vabsnet.structure.protein import Protein
 from vabsnet.structure.targets import atom_sasa
 from vabsnet.structure.write import to_pdb
 
-METHODS = ("vabsnet", "vabsnet-top5", "pykvfinder", "pocketeer", "pocketeer+vabsnet", "random", "oracle")
+METHODS = ("vabsnet", "vabsnet-top5", "pykvfinder", "pocketeer", "pocketeer+vabsnet", "pocketnet", "random",
+           "oracle")
 VABSNET = {"vabsnet": None, "vabsnet-top5": 0.05}  # pocket atoms: calibrated threshold / each chain's top 5%
 RANDOM_PATCHES = 10  # per draw; more than n + 2 for every benchmark structure but 19hc / 2gtl
 RANDOM_DRAWS = 20  # success rates of the random baseline are means over this many seeded draws
@@ -116,6 +126,75 @@ def rescored(pockets: list[PocketPoints], coords: np.ndarray, probs: np.ndarray,
         return float(probs[list(near)].mean()) if near else 0.0
 
     return sorted(pockets, key=lambda p: -lining(p))
+
+
+def lettered(protein: Protein) -> Protein:
+    """The protein with chains renamed A, B, C, ... (PDB's one-letter chain column)."""
+    from dataclasses import replace
+
+    names = list(dict.fromkeys(str(c) for c in protein.chain_id))
+    letters = {c: chr(65 + i) if i < 26 else chr(97 + i - 26) for i, c in enumerate(names)}
+    return replace(protein, chain_id=np.array([letters[str(c)] for c in protein.chain_id]))
+
+
+def pocketnet_run(protein: Protein, dest: Path) -> float:
+    """Run pocketnet on the protein-only PDB (chains lettered); its CSV goes to ``dest``; returns seconds."""
+    import shutil
+    import subprocess
+
+    with tempfile.TemporaryDirectory(prefix="vabsnet-pocketnet-") as tmp:
+        t0 = time.perf_counter()
+        pdb = Path(tmp) / "protein.pdb"
+        pdb.write_text(to_pdb(lettered(protein)))
+        subprocess.run(["pocketnet", "predict", str(pdb), "-o", tmp, "--device", "cpu", "-q", "--formats", "csv"],
+                       check=True, capture_output=True)
+        seconds = time.perf_counter() - t0
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(Path(tmp) / "protein_pockets.csv", dest)
+    return seconds
+
+
+def pocketnet_pockets(protein: Protein, csv: Path) -> list[PocketPoints]:
+    """pocketnet's pockets from its CSV, in rank order (see the module text)."""
+    import csv as csvlib
+
+    named = lettered(protein)
+    res = named.atom_residue
+    label = np.array([f"{named.chain_id[r]}:{int(named.res_id[r])}{str(named.ins_code[r]).strip()}" for r in res])
+    coords = np.asarray(protein.coords, np.float64)
+    found = []
+    with csv.open() as fh:
+        for row in sorted(csvlib.DictReader(fh), key=lambda r: int(r["rank"])):
+            center = np.array([float(row[f"center_{a}"]) for a in "xyz"])
+            atoms = np.isin(label, row["residues"].split())
+            found.append(PocketPoints(center, coords[atoms] if atoms.any() else center[None]))
+    return found
+
+
+def cavity_candidates(finder: object, path: Path, work: Path) -> tuple[list[dict], float, float]:
+    """Every chain's geometric candidates with their features under the fold model (``finder``: a
+    :class:`vabsnet.pockets.PocketFinder`); returns them (features, centre, points, chain), the seconds of
+    the geometry and of the model pass."""
+    from vabsnet.cavities import find_cavities
+    from vabsnet.pocket_rank import cavity_features, percentiles
+    from vabsnet.structure.targets import vdw_radii
+
+    found: list[dict] = []
+    clock = {"geometry": 0.0}
+
+    def keep(job: object, _pockets: object, _residues: object, atom_probs: np.ndarray) -> None:
+        protein = job.protein  # type: ignore[attr-defined]
+        t0 = time.perf_counter()
+        cavities = find_cavities(protein.coords, vdw_radii(protein.element))
+        clock["geometry"] += time.perf_counter() - t0
+        pct = percentiles(atom_probs)
+        found.extend({"features": cavity_features(c, protein.element, pct), "center": c.center,
+                      "points": c.points, "chain": job.chain} for c in cavities)  # type: ignore[attr-defined]
+
+    t0 = time.perf_counter()
+    finder.run([path], work, keep, progress=False)  # type: ignore[attr-defined]
+    total = time.perf_counter() - t0
+    return found, clock["geometry"], total - clock["geometry"]
 
 
 def geometric(method: str, protein: Protein) -> tuple[list[PocketPoints], float]:

@@ -49,7 +49,7 @@ def choose_ligand(protein: Protein) -> tuple[object, object, str] | str:
 
 
 def redock_entry(protein: Protein, pockets: list[dict] | None, work: Path, cpu: int = 2,
-                 extra: list[Box] = ()) -> dict:
+                 extra: list[Box] = (), blind: bool = True) -> dict:
     """Dock the entry's ligand in every box not already in ``work/result.json``; returns that result.
     ``pockets``: vabsnet's ranked pockets (``rank``, ``score``, ``center``, ``size``), None when not known yet
     (then only the crystal and blind boxes run)."""
@@ -69,7 +69,7 @@ def redock_entry(protein: Protein, pockets: list[dict] | None, work: Path, cpu: 
               for p in (pockets or [])[:3]]
     if pockets is not None:
         result["pockets"] = len(pockets)
-    boxes += [*extra, box_around(protein.coords, "blind")]
+    boxes += [*extra, *([box_around(protein.coords, "blind")] if blind else [])]
     todo = [b for b in boxes if b.name not in result["boxes"]]
     if todo:
         rec, ignored = receptor_pdbqt(protein)
@@ -94,7 +94,7 @@ def setting_outcome(result: dict, setting: str) -> tuple[bool, bool, float] | No
     """``(top pose < 2 A, any pose < 2 A, Vina seconds)`` of one setting, None when it was not run."""
     boxes = result.get("boxes", {})
     names = {"crystal": ["crystal"], "top1": ["pocket1"], "top3": ["pocket1", "pocket2", "pocket3"],
-             "pocketeer-top1": ["pocketeer1"], "blind": ["blind"]}[setting]
+             "pocketeer-top1": ["pocketeer1"], "blind": ["blind"], "cavities-top1": ["cavity1"]}[setting]
     runs = [boxes[n] for n in names if n in boxes]
     if setting in ("top1", "top3") and result.get("pockets") == 0:
         return False, False, 0.0  # vabsnet found no pocket: no box to dock in

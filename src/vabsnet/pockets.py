@@ -1,21 +1,29 @@
 """``vabsnet pockets``: ranked binding pockets from a fine-tuned binding-site model.
 
-Method: every heavy atom gets its own binding probability from the model (the atom-level logit). Atoms at
-or above the run's decision threshold (``calibration.json``: max pooled F1 on the valid residues; or
-``--min-probability``) are linked when closer than ``link`` Angstrom (single linkage: a KD-tree finds the
-pairs, connected components are the clusters; never a dense distance matrix). A cluster of at least
-``min_atoms`` atoms is a pocket; pockets are ranked by summed atom probability (``score``). Per pocket:
-``probability`` (mean atom probability), centre (the probability-weighted mean of its atoms' solvent-
-accessible points: in the cavity the atoms line, where a ligand sits, as P2Rank centres pockets on surface
-points; the mean of the atoms themselves lies in the protein wall), and a docking box on that centre that
-holds every pocket atom plus ``margin`` on each side, at least ``min_box`` per axis.
+Default method (``cavities``): every chain's buried empty space is found on a 1 A grid
+(:func:`vabsnet.cavities.find_cavities`: room for a probe, buriedness by direction coverage, connected sets
+of buried points), and the candidates are ranked by the pocket scorer (:mod:`vabsnet.pocket_rank`: a logistic
+regression on each candidate's volume, buriedness, apolar lining and the model's atom scores of its lining
+atoms, fitted on the pocket benchmark's ligand-bound structures and shipped beside the binding-site model as
+``pocket_scorer.json``). Per pocket: ``score`` (the scorer's probability that the candidate holds a ligand),
+``probability`` (mean model probability of the lining atoms), centre (the mean of its grid points: inside the
+cavity, where a ligand sits) and a docking box holding every point plus ``margin`` on each side, at least
+``min_box`` per axis; ``atoms`` and ``residues`` are the lining ones.
+
+Method ``atoms`` (``--method atoms``, or ``--min-probability`` / ``--top-fraction``): every heavy atom gets its
+own binding probability (the atom-level logit); atoms at or above the run's decision threshold
+(``calibration.json``: max pooled F1 on the valid residues; or ``--min-probability``) are linked when closer
+than ``link`` Angstrom (single linkage: a KD-tree finds the pairs, connected components are the clusters; never
+a dense distance matrix). A cluster of at least ``min_atoms`` atoms is a pocket, ranked by summed atom
+probability (``score``); its centre is the probability-weighted mean of its atoms' solvent-accessible points.
 
 Outputs per chain (P2Rank's ``predictions.csv`` convention, one file per chain):
 ``DIR/<entry>_<chain>_pockets.csv`` with ``rank, score, probability, center_x/y/z, size_x/y/z, atoms,
 residues`` (``A_45`` = chain A residue 45, insertion code appended) and ``DIR/<entry>_<chain>_pockets.pdb``:
 the chain with residue probabilities as B-factors plus one ``PKT`` pseudo-residue per pocket (residue number
-= rank, chain ``Z``) whose pseudo-atoms sit on the pocket atoms; PyMOL and ChimeraX open it directly.
-Bad files are skipped and listed in ``DIR/failures.jsonl``, as ``predict`` does.
+= rank, chain ``Z``) whose pseudo-atoms sit on the cavity's grid points (method ``atoms``: on the pocket
+atoms); PyMOL and ChimeraX open it directly. ``DIR/provenance.json`` names the model and the method. Bad
+files are skipped and listed in ``DIR/failures.jsonl``, as ``predict`` does.
 """
 
 from __future__ import annotations
@@ -32,12 +40,14 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from vabsnet.atomic import atomic_write_text
+from vabsnet.cavities import find_cavities
 from vabsnet.constants import MAX_CHAIN_RESIDUES, SASA_PROBE_RADIUS, SASA_RADII
 from vabsnet.data.batch import Batch, split_rows
 from vabsnet.errors import VabsnetError
 from vabsnet.inference import ATOM_BUDGET, ChainJob, FilesSummary, run_files
+from vabsnet.pocket_rank import SCORER_FILE, PocketScorer, cavity_features, percentiles
 from vabsnet.runtime import load_model, resolve_device
-from vabsnet.runtime.shipped import default_model, write_provenance
+from vabsnet.runtime.shipped import default_model, resolve, write_provenance
 from vabsnet.structure.protein import Protein
 from vabsnet.structure.targets import vdw_radii
 from vabsnet.structure.write import to_pdb
@@ -54,6 +64,7 @@ class Pocket:
     size: np.ndarray  # [3] docking box edge lengths
     atoms: np.ndarray  # [n] indices into the chain's atoms
     residues: np.ndarray  # [m] indices into the chain's residues, sorted
+    points: np.ndarray | None = None  # [P, 3] the cavity's grid points (method "cavities"), else None
 
 
 def _sphere(n: int) -> np.ndarray:
@@ -112,6 +123,31 @@ def find_pockets(coords: np.ndarray, probs: np.ndarray, atom_residue: np.ndarray
     return [Pocket(i + 1, *f) for i, f in enumerate(found)]
 
 
+def cavity_pockets(coords: np.ndarray, elements: np.ndarray, atom_probs: np.ndarray, atom_residue: np.ndarray,
+                   scorer: PocketScorer, *, margin: float = 4.0, min_box: float = 12.0) -> list[Pocket]:
+    """Pockets of one chain by the default method: its geometric candidates (:func:`vabsnet.cavities.
+    find_cavities`) ranked by ``scorer`` on their geometry and the atom probabilities ``[A]``. Per pocket:
+    ``score`` = the scorer's probability that the candidate holds a ligand, ``probability`` = mean probability
+    of its lining atoms, centre = the mean of its grid points, a box holding them all plus ``margin``."""
+    coords = np.asarray(coords, np.float64)
+    cavities = find_cavities(coords, vdw_radii(elements))
+    if not cavities:
+        return []
+    pct = percentiles(atom_probs)
+    logits = scorer.score([cavity_features(c, elements, pct) for c in cavities])
+    order = np.argsort(-logits, kind="stable")
+    found = []
+    for rank, i in enumerate(order, start=1):
+        c = cavities[i]
+        reach = np.abs(c.points - c.center).max(0) * 2
+        lining = c.lining if len(c.lining) else np.zeros(0, np.int64)
+        found.append(Pocket(rank, float(1.0 / (1.0 + np.exp(-logits[i]))),
+                            float(np.asarray(atom_probs)[lining].mean()) if len(lining) else 0.0, c.center,
+                            np.maximum(reach + 2 * margin, min_box), lining, np.unique(atom_residue[lining]),
+                            c.points))
+    return found
+
+
 def atom_threshold(probs: np.ndarray, threshold: float, top_fraction: float | None = None) -> float:
     """The probability pocket atoms must reach in one chain: ``threshold``, or with ``top_fraction`` the
     chain's own ``1 - top_fraction`` quantile of atom probabilities (a rank cut, for a model whose
@@ -142,24 +178,41 @@ def pockets_pdb(protein: Protein, residue_probs: np.ndarray, pockets: list[Pocke
     body = to_pdb(protein, np.asarray(residue_probs)[protein.atom_residue]).splitlines()[:-1]  # drop END
     serial = protein.num_atoms
     for p in pockets:
-        for a in p.atoms:
+        sites = protein.coords[p.atoms] if p.points is None else p.points[:: max(1, len(p.points) // 1000)]
+        for x, y, z in sites:  # a cavity's grid points (at most about 1000), or the pocket atoms
             serial += 1
-            x, y, z = protein.coords[a]
             body.append(f"HETATM{serial % 100000:5d}  PK  PKT Z{p.rank % 10000:4d}    {x:8.3f}{y:8.3f}{z:8.3f}"
                         f"{1.0:6.2f}{min(p.score, 999.99):6.2f}           C")
     return "\n".join([*body, "END"]) + "\n"
 
 
+METHODS = ("cavities", "atoms")
+
+
+def load_scorer(run: str | Path) -> PocketScorer:
+    """The run's ``pocket_scorer.json``, or the shipped binding-site model's (its features are free of any
+    model's probability scale, so it ranks any binding-site model's candidates)."""
+    for folder in (resolve(run), resolve(default_model("binding-site"))):
+        if (folder / SCORER_FILE).is_file():
+            return PocketScorer.load(folder / SCORER_FILE)
+    raise VabsnetError(f"{run}: no {SCORER_FILE} (and no shipped one); use --method atoms")
+
+
 class PocketFinder:
-    """A fine-tuned binding-site run, its threshold (``min_probability`` or the calibrated one, or per chain
-    the ``top_fraction`` of atoms by probability: :func:`atom_threshold`) and the clustering settings;
-    :meth:`run` finds the pockets of every chain of structure files."""
+    """A fine-tuned binding-site run and how it makes pockets: ``method="cavities"`` (default: geometric
+    candidates ranked by the pocket scorer, :func:`cavity_pockets`) or ``"atoms"`` (clusters of the atoms at
+    or above a threshold, ``min_probability`` or the calibrated one, or per chain the ``top_fraction`` of
+    atoms by probability: :func:`atom_threshold`, :func:`find_pockets`); :meth:`run` finds the pockets of
+    every chain of structure files."""
 
     def __init__(self, run: str | Path, *, min_probability: float | None = None, link: float = 3.0,
                  min_atoms: int = 5, device: str = "auto", precision: str | None = None,
-                 top_fraction: float | None = None) -> None:
-        self.device, self.link, self.min_atoms = resolve_device(device), link, min_atoms
+                 top_fraction: float | None = None, method: str = "cavities") -> None:
+        if method not in METHODS:
+            raise VabsnetError(f"pocket method {method!r}: one of {', '.join(METHODS)}")
+        self.device, self.link, self.min_atoms, self.method = resolve_device(device), link, min_atoms, method
         self.top_fraction = top_fraction
+        self.scorer = load_scorer(run) if method == "cavities" else None
         self.model, self.config, self.task = load_model(run, device=self.device)
         self.precision: str = precision or self.config.train.precision  # the model's own, unless asked otherwise
         if self.task.name != "binding-site":
@@ -183,6 +236,10 @@ class PocketFinder:
         def found(job: ChainJob, result: object) -> None:
             atom_probs, residue_probs = cast(tuple[np.ndarray, np.ndarray], result)
             p = job.protein
+            if self.scorer is not None:
+                write(job, cavity_pockets(p.coords, p.element, atom_probs, p.atom_residue, self.scorer),
+                      residue_probs, atom_probs)
+                return
             cut = atom_threshold(atom_probs, self.threshold, self.top_fraction)
             write(job, find_pockets(p.coords, atom_probs, p.atom_residue, cut, link=self.link,
                                     min_atoms=self.min_atoms, elements=p.element), residue_probs, atom_probs)
@@ -199,13 +256,16 @@ def pocket_files(run: str | Path | None, inputs: Sequence[str | Path], out: str 
                  top_fraction: float | None = None, progress: bool = True, device: str = "auto",
                  precision: str | None = None, atom_budget: int = ATOM_BUDGET,
                  max_chain_residues: int = MAX_CHAIN_RESIDUES,
-                 lm_features: str | Path | None = None,
-                shard: tuple[int, int] | None = None) -> tuple[FilesSummary, float]:
+                 lm_features: str | Path | None = None, shard: tuple[int, int] | None = None,
+                 method: str | None = None) -> tuple[FilesSummary, float]:
     """Write the pocket files of every chain and ``out/provenance.json``; returns the summary and the threshold
-    used. ``run``: a binding-site run directory or a shipped model's name (None: the shipped one)."""
+    used (method ``atoms``). ``run``: a binding-site run directory or a shipped model's name (None: the shipped
+    one). ``method``: ``cavities`` (default) or ``atoms`` (the default when a threshold or top fraction is
+    given)."""
     run = run if run is not None else default_model("binding-site")
+    method = method or ("atoms" if min_probability is not None or top_fraction is not None else "cavities")
     finder = PocketFinder(run, min_probability=min_probability, link=link, min_atoms=min_atoms, device=device,
-                          precision=precision, top_fraction=top_fraction)
+                          precision=precision, top_fraction=top_fraction, method=method)
     out = Path(out)
 
     def write(job: ChainJob, pockets: list[Pocket], residue_probs: np.ndarray, _: np.ndarray) -> None:
@@ -214,7 +274,7 @@ def pocket_files(run: str | Path | None, inputs: Sequence[str | Path], out: str 
 
     summary = finder.run(inputs, out, write, progress=progress, atom_budget=atom_budget,
                          max_chain_residues=max_chain_residues, lm_features=lm_features, shard=shard)
-    write_provenance(out, run)
+    write_provenance(out, run, {"pocket_method": method})
     return summary, finder.threshold
 
 

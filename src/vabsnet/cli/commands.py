@@ -157,11 +157,14 @@ def _pockets(args: argparse.Namespace) -> int:
 
     summary, threshold = pocket_files(args.run, args.inputs, args.out, min_probability=args.min_probability,
                                       link=args.link, min_atoms=args.min_atoms, top_fraction=args.top_fraction,
-                                      **_files_options(args))
-    cut = (f"the top {args.top_fraction:g} of each chain's atoms" if args.top_fraction is not None
+                                      method=args.method, **_files_options(args))
+    atoms = args.method == "atoms" or args.min_probability is not None or args.top_fraction is not None
+    cut = ("cavities ranked by the pocket scorer" if not atoms
+           else f"the top {args.top_fraction:g} of each chain's atoms" if args.top_fraction is not None
            else f"atoms with probability >= {threshold:.3f}")
-    print(f"{args.out}: pockets of {summary.chains} chains from {summary.files} files ({cut}, linked within "
-          f"{args.link:g} A); {summary.failures} failures "
+    link = f", linked within {args.link:g} A" if atoms else ""
+    print(f"{args.out}: pockets of {summary.chains} chains from {summary.files} files ({cut}{link}); "
+          f"{summary.failures} failures "
           f"(see {args.out}/failures.jsonl)")
     return 0
 

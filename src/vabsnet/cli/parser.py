@@ -152,13 +152,17 @@ def build_parser() -> argparse.ArgumentParser:
                    "or a shipped model's name (default: the shipped binding-site model)")
     p.add_argument("inputs", nargs="+")
     p.add_argument("--out", required=True)
+    p.add_argument("--method", choices=["cavities", "atoms"],
+                   help="cavities (default): buried empty space found on a grid, ranked by the pocket scorer on "
+                   "its geometry and the model's atom scores; atoms: clusters of the atoms the model scores "
+                   "highest (the default when --min-probability or --top-fraction is given)")
     cut = p.add_mutually_exclusive_group()
     cut.add_argument("--min-probability", type=float,
-                     help="atoms at or above it form pockets (default: the run's calibrated threshold)")
+                     help="atoms: atoms at or above it form pockets (default: the run's calibrated threshold)")
     cut.add_argument("--top-fraction", type=float,
-                     help="instead: each chain's top fraction of atoms by probability (e.g. 0.05)")
-    p.add_argument("--link", type=float, default=3.0, help="single-linkage distance between pocket atoms (A)")
-    p.add_argument("--min-atoms", type=int, default=5, help="smallest pocket, in atoms")
+                     help="atoms: instead, each chain's top fraction of atoms by probability (e.g. 0.05)")
+    p.add_argument("--link", type=float, default=3.0, help="atoms: single-linkage distance between pocket atoms (A)")
+    p.add_argument("--min-atoms", type=int, default=5, help="atoms: smallest pocket, in atoms")
     _add_max_chain_residues(p)
     _add_inference(p)
     p.add_argument("--quiet", action="store_true")
@@ -173,7 +177,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run", "--model", "--checkpoint", dest="run", help="a fine-tuned binding-site run or a shipped "
                    "model's name: dock in its top-k pockets (default: the shipped binding-site model)")
     p.add_argument("--top-k", type=int, default=3, help="predicted pockets to dock in (0: only --box / --blind)")
-    p.add_argument("--min-probability", type=float, help="pocket atoms threshold (default: the run's calibrated one)")
+    p.add_argument("--min-probability", type=float, help="pockets as atom clusters at this probability instead "
+                   "of the default cavities (see `vabsnet pockets --method`)")
     p.add_argument("--box", help="also dock in this box: centre x,y,z then size x,y,z (A)")
     p.add_argument("--blind", action="store_true", help="also dock in a box around the whole protein")
     p.add_argument("--exhaustiveness", type=int, default=8)

@@ -109,8 +109,8 @@ def provenance(name_or_path: str | Path) -> dict:
             "vabsnet": __version__}
 
 
-def write_provenance(out: str | Path, name_or_path: str | Path) -> dict:
-    """``OUT/provenance.json`` (see :func:`provenance`); returns what it wrote."""
-    record = provenance(name_or_path)
+def write_provenance(out: str | Path, name_or_path: str | Path, extra: dict | None = None) -> dict:
+    """``OUT/provenance.json`` (see :func:`provenance`, plus ``extra``); returns what it wrote."""
+    record = {**provenance(name_or_path), **(extra or {})}
     atomic_write_json(Path(out) / PROVENANCE_FILE, record)
     return record
