@@ -54,7 +54,7 @@ def test_the_trypsin_s1_pocket_is_a_candidate():
     assert near and near[0] == 0  # the largest candidate is where benzamidine binds
     pct = percentiles(np.linspace(0, 1, protein.num_atoms))
     features = cavity_features(cavities[0], protein.element, pct)
-    assert set(features) == set(FEATURES)
+    assert set(FEATURES) <= set(features)
     assert features["log_volume"] == pytest.approx(np.log(cavities[0].volume))
 
 

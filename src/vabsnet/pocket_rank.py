@@ -50,10 +50,13 @@ def cavity_features(cavity: Cavity, elements: np.ndarray, pct: np.ndarray) -> di
     lining = cavity.lining
     p = pct[lining] if len(lining) else np.zeros(1)
     carbon = np.asarray(elements)[lining] == "C" if len(lining) else np.zeros(1, bool)
+    deep = cavity.buried >= 0.85
     return {"log_volume": float(np.log(cavity.volume)), "buried_mean": float(cavity.buried.mean()),
-            "buried_deep": float((cavity.buried >= 0.85).mean()), "model_mean": float(p.mean()),
+            "buried_deep": float(deep.mean()), "model_mean": float(p.mean()),
             "model_top": float((p >= 1.0 - TOP).mean()), "carbon": float(carbon.mean()),
-            "log_lining": float(np.log1p(len(lining)))}
+            "log_lining": float(np.log1p(len(lining))),
+            # candidates for other scorers (not in FEATURES): the best lining atoms, the deep part's size
+            "model_top10": float(np.sort(p)[-10:].mean()), "log_deep": float(np.log1p(deep.sum()))}
 
 
 @dataclass(frozen=True)
