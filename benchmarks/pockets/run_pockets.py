@@ -79,7 +79,8 @@ def pockets_stage(out: Path) -> None:
         _fill_row(row, todo, path, fold, run, out / "pockets" / "work", finders)
         atomic_write_json(dest, row, indent=1)
         print(f"{name}: fold {fold}, {len(row['ligands'])} ligands; found at DCA top-(n+2): " + ", ".join(
-            f"{m} {sum(row['methods'][m]['dca_topn2'])}" for m in METHODS if m != "random"), flush=True)
+            f"{m} {sum(row['methods'][m]['dca_topn2'])}" for m in METHODS if m != "random" and m in row["methods"]),
+            flush=True)
 
 
 def _fill_row(row: dict, todo: list[str], path: Path, fold: int, run: Path, work: Path, finders: dict) -> None:
@@ -129,6 +130,8 @@ def _fill_row(row: dict, todo: list[str], path: Path, fold: int, run: Path, work
             seconds = time.perf_counter() - t0
         elif method == "pocketnet":
             csv = work.parent.parent / "pocketnet" / f"{protein.name}.csv"
+            if not csv.with_suffix(".seconds").exists():
+                continue  # the pocketnet stage has not reached it yet: a later pockets pass fills it in
             seconds = pocketnet_csv(protein, csv)
             found = pocketnet_pockets(protein, csv)
         else:
@@ -205,8 +208,12 @@ def redock_stage(out: Path, fixed_only: bool, cpu: int, boxes: tuple[str, ...]) 
             if "cavity1" in boxes and top.get(name, {}).get("top") is not None:
                 cand = json.loads((out / "cavities" / f"{name}.json").read_text())["candidates"][top[name]["top"]]
                 extra.append(Box("cavity1", np.asarray(cand["center"]), np.asarray(cand["size"])))
-        result = redock_entry(load_structure(path), pockets, out / "redock" / name, cpu=cpu, extra=extra,
-                              blind="blind" in boxes)
+        try:
+            result = redock_entry(load_structure(path), pockets, out / "redock" / name, cpu=cpu, extra=extra,
+                                  blind="blind" in boxes)
+        except Exception as exc:  # one structure Vina or meeko cannot take does not end the stage
+            result = {"skipped": f"{type(exc).__name__}: {str(exc)[:200]}"}
+            atomic_write_json(out / "redock" / name / "result.json", result, indent=1)
         tops = {b: (r["rmsd"][0], r["seconds"]) for b, r in result.get("boxes", {}).items()}
         print(f"{name}: {result.get('skipped') or result.get('ligand')} {tops}", flush=True)
 
