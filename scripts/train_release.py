@@ -6,11 +6,14 @@ Stages (``--stage``, default all; each reuses what is already written, so a kill
    the `tiny` SMPC (``span``) encoder on the store's train split (800 steps, cluster-balanced sampling, crop
    192, seed 0), fine-tunes GO-MF from it (seed 0, 200 steps) and scores naive, transfer and the composition
    probe beside it. The encoder and the GO-MF model are the release's; their figures are the benchmark's.
-2. ``binding-site``: prepares the bundled corpus (``OUT/corpus``, the demo's 30%-identity split, seed 0) and
+2. ``binding-site``: prepares the bundled corpus (with ``--complexes``, plus the ligand-bound entries of
+   ``scripts/plinder_complexes.py``: ``OUT/corpus-complexes``), splits it at 30% identity (seed 0) and
    fine-tunes binding sites from the release encoder with the task recipe (seed 0).
-3. ``package``: held-out masked-type accuracy of the encoder, the binding-site test metrics with the float16
-   weights, float32-against-float16 output changes, then every model into ``--dest`` (default: the package's
-   ``vabsnet/runtime/release``) with its card (:func:`vabsnet.release.package`).
+3. ``package``: held-out masked-type accuracy of the encoder, float32-against-float16 output and test-metric
+   changes, then every model into ``--dest`` (default: the package's ``vabsnet/runtime/release``) with its
+   card (:func:`vabsnet.release.package`); with ``--pocketbench`` (the pocket benchmark's output, cavities
+   stage and tables done) the pocket scorer is fitted on all its structures' candidates and shipped beside
+   the binding-site model, its cross-validated figures in the card.
 
 Set-up for the StructureDB store (about 25 min on 2 cores, see docs/data.md)::
 
@@ -18,7 +21,10 @@ Set-up for the StructureDB store (about 25 min on 2 cores, see docs/data.md)::
     vabsnet prepare /data/sdb/pdb --out /data/sdb/store --modelled-sidechains --workers 2
     vabsnet go-benchmark /data/sdb/store --out /data/sdb/go
     vabsnet split /data/sdb/store --hold-out /data/sdb/go
-    python scripts/train_release.py --store /data/sdb/store --labels /data/sdb/go --out runs/release
+    python scripts/plinder_complexes.py --out /data/plinder
+    python benchmarks/pockets/run_pockets.py --out runs/pocketbench --complexes /data/plinder --encoder tiny-span
+    python scripts/train_release.py --store /data/sdb/store --labels /data/sdb/go --out runs/release \
+        --complexes /data/plinder --pocketbench runs/pocketbench
 """
 
 from __future__ import annotations

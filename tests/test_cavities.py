@@ -71,3 +71,25 @@ def test_the_scorer_is_sklearns_balanced_logistic_regression():
     np.testing.assert_allclose(scorer.weights, ref.coef_[0], atol=2e-4)
     assert scorer.bias == pytest.approx(ref.intercept_[0], abs=2e-4)
     np.testing.assert_allclose(scorer.score(rows), ref.decision_function(z), atol=1e-3)
+
+
+def test_file_pockets_span_chains_and_keep_one_rank_per_candidate():
+    from vabsnet.pocket_rank import PocketScorer
+    from vabsnet.pockets import cavity_pockets
+
+    protein = load_structure(entry("1AFS").path)  # a homodimer: the candidates see both chains at once
+    parts = [(protein.select_chain(c), np.full(protein.select_chain(c).num_atoms, 0.5)) for c in ("A", "B")]
+    by_volume = PocketScorer(FEATURES, np.zeros(len(FEATURES)), np.ones(len(FEATURES)),
+                             np.eye(len(FEATURES))[0], 0.0)
+    per_chain = cavity_pockets(parts, by_volume)
+    ranks = [{p.rank: p for p in pockets} for pockets in per_chain]
+    shared = set(ranks[0]) & set(ranks[1])
+    assert shared  # some candidates line both chains (the dimer interface)
+    for r in shared:  # the same candidate: one centre and score, each chain's own atoms
+        a, b = ranks[0][r], ranks[1][r]
+        assert a.score == b.score and np.array_equal(a.center, b.center)
+        assert a.atoms.max() < parts[0][0].num_atoms and b.atoms.max() < parts[1][0].num_atoms
+    everything = sorted({(r, p.score) for chain in ranks for r, p in chain.items()})
+    assert [r for r, _ in everything] == list(range(1, len(everything) + 1))  # ranks 1..n over the file
+    scores = [s for _, s in everything]
+    assert scores == sorted(scores, reverse=True)

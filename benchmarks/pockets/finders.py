@@ -24,7 +24,7 @@ hydrogens removed), written once as PDB by :func:`vabsnet.structure.write.to_pdb
   centre, points = the heavy atoms of the residues it lists (the same treatment as vabsnet's atom pockets).
   Chains are written with one-letter ids A, B, ... so its residue names map back unambiguously.
 - ``vabsnet-cavities``: the default of ``vabsnet pockets``: geometric candidates (:mod:`vabsnet.cavities`)
-  of each chain ranked by a logistic regression on their geometry and the fold model's atom scores
+  of the whole entry ranked by a logistic regression on their geometry and the fold model's atom scores
   (:mod:`vabsnet.pocket_rank`), the regression itself cross-validated: fitted on the other folds' structures
   (``run_pockets.py``, tables stage). ``cavities-volume`` ranks the same candidates by volume, and
   ``cavities-geometry`` by the regression without the model's features, which isolates the model's part.
@@ -172,29 +172,21 @@ def pocketnet_pockets(protein: Protein, csv: Path) -> list[PocketPoints]:
 
 
 def cavity_candidates(finder: object, path: Path, work: Path) -> tuple[list[dict], float, float]:
-    """Every chain's geometric candidates with their features under the fold model (``finder``: a
-    :class:`vabsnet.pockets.PocketFinder`); returns them (features, centre, points, chain), the seconds of
-    the geometry and of the model pass."""
-    from vabsnet.cavities import find_cavities
-    from vabsnet.pocket_rank import cavity_features, percentiles
-    from vabsnet.structure.targets import vdw_radii
+    """The entry's geometric candidates (all chains together, as ``vabsnet pockets``) with their features under
+    the fold model (``finder``: a :class:`vabsnet.pockets.PocketFinder`); returns them (features, centre,
+    points), the seconds of the geometry and of the model pass."""
+    from vabsnet.pockets import file_candidates
 
-    found: list[dict] = []
-    clock = {"geometry": 0.0}
-
-    def keep(job: object, _pockets: object, _residues: object, atom_probs: np.ndarray) -> None:
-        protein = job.protein  # type: ignore[attr-defined]
-        t0 = time.perf_counter()
-        cavities = find_cavities(protein.coords, vdw_radii(protein.element))
-        clock["geometry"] += time.perf_counter() - t0
-        pct = percentiles(atom_probs)
-        found.extend({"features": cavity_features(c, protein.element, pct), "center": c.center,
-                      "points": c.points, "chain": job.chain} for c in cavities)  # type: ignore[attr-defined]
-
+    parts: list = []
     t0 = time.perf_counter()
-    finder.run([path], work, keep, progress=False)  # type: ignore[attr-defined]
-    total = time.perf_counter() - t0
-    return found, clock["geometry"], total - clock["geometry"]
+    finder.run([path], work, lambda job, _p, _r, probs: parts.append((job.protein, probs)),  # type: ignore[attr-defined]
+               progress=False)
+    model_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    cavities, features, _ = file_candidates(parts) if parts else ([], [], None)
+    geometry_s = time.perf_counter() - t0
+    return ([{"features": f, "center": c.center, "points": c.points} for c, f in zip(cavities, features, strict=True)],
+            geometry_s, model_s)
 
 
 def geometric(method: str, protein: Protein) -> tuple[list[PocketPoints], float]:

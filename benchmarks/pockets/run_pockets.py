@@ -178,7 +178,7 @@ def cavities_stage(out: Path) -> None:
         found, geometry_s, model_s = cavity_candidates(finders[fold], path, out / "cavities" / "work")
         points = [PocketPoints(c["center"], c["points"]) for c in found]
         dist = [dcc_dca(points, lig) for lig in ligands]  # per ligand: ([C] dcc, [C] dca)
-        rows = [{"chain": c["chain"], "features": c["features"], "center": np.round(c["center"], 3).tolist(),
+        rows = [{"features": c["features"], "center": np.round(c["center"], 3).tolist(),
                  "points": len(c["points"]), "size": np.round(np.maximum(
                      2 * np.abs(c["points"] - c["center"]).max(0) + 8.0, 12.0), 2).tolist(),
                  "dcc": [float(d[0][i]) for d in dist], "dca": [float(d[1][i]) for d in dist]}

@@ -172,6 +172,8 @@ def predicted_boxes(run: str | Path, receptor: str | Path, out: Path, top_k: int
     summary = finder.run([receptor], out, lambda job, pockets, *_: found.extend(pockets), progress=False)
     if summary.chains == 0:
         raise DockError(f"{receptor}: no chain could be scored (see {out}/failures.jsonl)")
+    if method == "cavities":  # a pocket between chains is listed by each chain it lines: keep it once
+        found = list({p.rank: p for p in found}.values())
     found.sort(key=lambda p: -p.score)
     return [Box(f"pocket{i + 1}", p.center, p.size, i + 1, p.score) for i, p in enumerate(found[:top_k])]
 

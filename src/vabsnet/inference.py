@@ -9,7 +9,7 @@ cannot be read, or a chain that fails, is skipped and recorded in ``OUT/failures
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from torch import nn
@@ -36,6 +36,7 @@ class ChainJob:
     chain: str  # chain id ('' when the file has none)
     protein: Protein  # this chain alone
     graph: ProteinGraph
+    siblings: int = 1  # chains of its file that were queued (a consumer can tell when a file is complete)
 
     @property
     def stem(self) -> str:
@@ -110,7 +111,7 @@ def run_files(inputs: Sequence[str | Path], out: Path, encoder: EncoderConfig, m
             except Exception as exc:  # e.g. no language-model features for this chain
                 failures.append({"path": str(item.path), "chain": c, "reason": failure_reason(exc)})
         counts["files"] += 1
-        pending += jobs
+        pending += [replace(j, siblings=len(jobs)) for j in jobs]
         if sum(j.graph.num_atoms for j in pending) >= atom_budget:
             flush()
     flush()

@@ -40,7 +40,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from vabsnet.atomic import atomic_write_text
-from vabsnet.cavities import find_cavities
+from vabsnet.cavities import Cavity, find_cavities
 from vabsnet.constants import MAX_CHAIN_RESIDUES, SASA_PROBE_RADIUS, SASA_RADII
 from vabsnet.data.batch import Batch, split_rows
 from vabsnet.errors import VabsnetError
@@ -123,29 +123,43 @@ def find_pockets(coords: np.ndarray, probs: np.ndarray, atom_residue: np.ndarray
     return [Pocket(i + 1, *f) for i, f in enumerate(found)]
 
 
-def cavity_pockets(coords: np.ndarray, elements: np.ndarray, atom_probs: np.ndarray, atom_residue: np.ndarray,
-                   scorer: PocketScorer, *, margin: float = 4.0, min_box: float = 12.0) -> list[Pocket]:
-    """Pockets of one chain by the default method: its geometric candidates (:func:`vabsnet.cavities.
-    find_cavities`) ranked by ``scorer`` on their geometry and the atom probabilities ``[A]``. Per pocket:
-    ``score`` = the scorer's probability that the candidate holds a ligand, ``probability`` = mean probability
-    of its lining atoms, centre = the mean of its grid points, a box holding them all plus ``margin``."""
-    coords = np.asarray(coords, np.float64)
+def file_candidates(parts: Sequence[tuple[Protein, np.ndarray]]) -> tuple[list[Cavity], list[dict], np.ndarray]:
+    """Geometric candidates of a whole file (its chains together, so pockets between chains count) with
+    their features: ``parts`` = each chain's record and atom probabilities ``[A_c]`` (percentiles are taken per
+    chain). Returns the candidates (atom indices into the chains' atoms concatenated), their features, and
+    ``[C + 1]`` atom offsets of the chains."""
+    coords = np.concatenate([np.asarray(p.coords, np.float64) for p, _ in parts])
+    elements = np.concatenate([np.asarray(p.element) for p, _ in parts])
+    pct = np.concatenate([percentiles(a) for _, a in parts])
+    offsets = np.cumsum([0] + [p.num_atoms for p, _ in parts])
     cavities = find_cavities(coords, vdw_radii(elements))
+    return cavities, [cavity_features(c, elements, pct) for c in cavities], offsets
+
+
+def cavity_pockets(parts: Sequence[tuple[Protein, np.ndarray]], scorer: PocketScorer, *, margin: float = 4.0,
+                   min_box: float = 12.0) -> list[list[Pocket]]:
+    """Pockets of one file by the default method, per chain: the file's candidates (:func:`file_candidates`)
+    ranked by ``scorer``; a pocket is listed in every chain that lines it, with the file-wide rank, its atoms
+    and residues restricted to that chain. Per pocket: ``score`` = the scorer's probability that the
+    candidate holds a ligand, ``probability`` = mean probability of its lining atoms (all chains), centre =
+    the mean of its grid points, a box holding them all plus ``margin``."""
+    cavities, features, offsets = file_candidates(parts)
+    out: list[list[Pocket]] = [[] for _ in parts]
     if not cavities:
-        return []
-    pct = percentiles(atom_probs)
-    logits = scorer.score([cavity_features(c, elements, pct) for c in cavities])
-    order = np.argsort(-logits, kind="stable")
-    found = []
-    for rank, i in enumerate(order, start=1):
+        return out
+    probs = np.concatenate([np.asarray(a, np.float64) for _, a in parts])
+    logits = scorer.score(features)
+    for rank, i in enumerate(np.argsort(-logits, kind="stable"), start=1):
         c = cavities[i]
-        reach = np.abs(c.points - c.center).max(0) * 2
-        lining = c.lining if len(c.lining) else np.zeros(0, np.int64)
-        found.append(Pocket(rank, float(1.0 / (1.0 + np.exp(-logits[i]))),
-                            float(np.asarray(atom_probs)[lining].mean()) if len(lining) else 0.0, c.center,
-                            np.maximum(reach + 2 * margin, min_box), lining, np.unique(atom_residue[lining]),
-                            c.points))
-    return found
+        size = np.maximum(np.abs(c.points - c.center).max(0) * 2 + 2 * margin, min_box)
+        score = float(1.0 / (1.0 + np.exp(-logits[i])))
+        mean_p = float(probs[c.lining].mean()) if len(c.lining) else 0.0
+        for k, (protein, _) in enumerate(parts):
+            atoms = c.lining[(c.lining >= offsets[k]) & (c.lining < offsets[k + 1])] - offsets[k]
+            if len(atoms):
+                out[k].append(Pocket(rank, score, mean_p, c.center, size, atoms,
+                                     np.unique(protein.atom_residue[atoms]), c.points))
+    return out
 
 
 def atom_threshold(probs: np.ndarray, threshold: float, top_fraction: float | None = None) -> float:
@@ -233,22 +247,34 @@ class PocketFinder:
         """``write(job, pockets, residue_probs [R], atom_probs [A])`` per chain; bad files go to
         ``out/failures.jsonl``."""
 
+        files: dict[Path, list[tuple[ChainJob, np.ndarray, np.ndarray]]] = {}
+
+        def finish(path: Path) -> None:  # the default method: all of a file's chains together
+            done = files.pop(path)
+            per_chain = cavity_pockets([(j.protein, a) for j, a, _ in done], self.scorer)  # type: ignore[arg-type]
+            for (job, atom_probs, residue_probs), pockets in zip(done, per_chain, strict=True):
+                write(job, pockets, residue_probs, atom_probs)
+
         def found(job: ChainJob, result: object) -> None:
             atom_probs, residue_probs = cast(tuple[np.ndarray, np.ndarray], result)
             p = job.protein
             if self.scorer is not None:
-                write(job, cavity_pockets(p.coords, p.element, atom_probs, p.atom_residue, self.scorer),
-                      residue_probs, atom_probs)
+                files.setdefault(job.path, []).append((job, atom_probs, residue_probs))
+                if len(files[job.path]) == job.siblings:
+                    finish(job.path)
                 return
             cut = atom_threshold(atom_probs, self.threshold, self.top_fraction)
             write(job, find_pockets(p.coords, atom_probs, p.atom_residue, cut, link=self.link,
                                     min_atoms=self.min_atoms, elements=p.element), residue_probs, atom_probs)
 
         with torch.no_grad():
-            return run_files(inputs, out, self.config.encoder, self.model, self._compute, found,
-                             precision=self.precision,
-                             atom_budget=atom_budget, max_chain_residues=max_chain_residues, progress=progress,
-                             desc="pockets", lm_features=lm_features, shard=shard)
+            summary = run_files(inputs, out, self.config.encoder, self.model, self._compute, found,
+                                precision=self.precision, atom_budget=atom_budget,
+                                max_chain_residues=max_chain_residues, progress=progress, desc="pockets",
+                                lm_features=lm_features, shard=shard)
+        for path in list(files):  # files one of whose chains failed: the chains that did run
+            finish(path)
+        return summary
 
 
 def pocket_files(run: str | Path | None, inputs: Sequence[str | Path], out: str | Path, *,
