@@ -202,7 +202,7 @@ def redock_stage(out: Path, fixed_only: bool, cpu: int, boxes: tuple[str, ...]) 
                 print(f"{name}: no pockets yet (its fold is training, or run the pockets stage)", flush=True)
                 continue
             row = json.loads(pockets_file.read_text())
-            pockets, box = (row["vabsnet_boxes"] if "pocket1" in boxes else []), row.get("pocketeer_box")
+            pockets, box = (row["vabsnet_boxes"] if "pocket1" in boxes else None), row.get("pocketeer_box")
             if box and "pocketeer1" in boxes:
                 extra.append(Box("pocketeer1", np.asarray(box["center"]), np.asarray(box["size"])))
             if "cavity1" in boxes and top.get(name, {}).get("top") is not None:
@@ -342,9 +342,12 @@ def _markdown(summary: dict, rows: dict) -> str:
               "| box | complexes | success (top pose) | success (any of 9 poses) | s / complex |",
               "|---|---|---|---|---|"]
     for s, r in summary["redock"].items():
+        if not r["complexes"]:
+            continue  # a setting this run did not dock (see --boxes)
         lines.append(f"| {s} | {r['complexes']} | {r['success_top_pose']:.3f} | {r['success_any_pose']:.3f} | "
                      f"{r['seconds_per_complex']:.1f} |")
-    boxes = ("crystal", "pocket1", "pocket2", "pocket3", "pocketeer1", "blind")
+    ran = {b for r in summary["redock_complexes"].values() for b in r["top_rmsd"]}
+    boxes = [b for b in ("crystal", "pocket1", "pocket2", "pocket3", "pocketeer1", "cavity1", "blind") if b in ran]
     lines += ["", "Top-scored pose RMSD (A) per box", "", "| entry | ligand | " + " | ".join(boxes) + " |",
               "|---|---|" + "---|" * len(boxes)]
     for name, r in summary["redock_complexes"].items():
