@@ -9,7 +9,7 @@ with buriedness measured by direction coverage instead of ray casting). Pure fun
 3. Points at or above ``min_buried`` are linked to their grid neighbours (26-neighbourhood); connected sets of
    at least ``min_points`` are candidate pockets.
 
-Per candidate: its points, centre (their mean), volume, mean and max buriedness and the atoms lining it
+Per candidate: its points, centre (their mean), volume, each point's buriedness and the atoms lining it
 (within ``line`` A of a point). Memory stays linear in the atoms and points (k-d trees, chunked pairs); no
 dense distance matrix.
 """
@@ -44,9 +44,11 @@ class Cavity:
     volume: float  # A^3: points x spacing^3
 
 
-def buriedness(points: np.ndarray, coords: np.ndarray, reach: float = 10.0, chunk: int = 4096) -> np.ndarray:
-    """``[P]``: the fraction of :data:`DIRECTIONS` blocked by an atom within ``reach`` A of each point."""
-    tree = cKDTree(coords)
+def buriedness(points: np.ndarray, coords: np.ndarray, reach: float = 10.0, chunk: int = 4096,
+               tree: cKDTree | None = None) -> np.ndarray:
+    """``[P]``: the fraction of :data:`DIRECTIONS` blocked by an atom within ``reach`` A of each point
+    (``tree``: a k-d tree over ``coords`` already built)."""
+    tree = cKDTree(coords) if tree is None else tree
     out = np.zeros(len(points), np.float64)
     for start in range(0, len(points), chunk):
         block = points[start:start + chunk]
@@ -66,11 +68,12 @@ def buriedness(points: np.ndarray, coords: np.ndarray, reach: float = 10.0, chun
 
 
 def empty_points(coords: np.ndarray, radii: np.ndarray, *, spacing: float = 1.0, probe: float = 1.4,
-                 shell: float = 6.0) -> np.ndarray:
-    """``[P, 3]`` grid points with room for a probe and within ``shell`` A of an atom."""
+                 shell: float = 6.0, tree: cKDTree | None = None) -> np.ndarray:
+    """``[P, 3]`` grid points with room for a probe and within ``shell`` A of an atom (``tree``: a k-d tree
+    over ``coords`` already built)."""
     lo, hi = coords.min(0) - shell, coords.max(0) + shell
     axes = [np.arange(a, b + spacing, spacing) for a, b in zip(lo, hi, strict=True)]
-    tree = cKDTree(coords)
+    tree = cKDTree(coords) if tree is None else tree
     kept = []
     k = min(8, len(coords))
     for x in axes[0]:  # one slab at a time keeps memory at one plane of the grid
@@ -92,14 +95,14 @@ def find_cavities(coords: np.ndarray, radii: np.ndarray, *, spacing: float = 1.0
     """Candidate pockets of one structure's heavy atoms ``coords [A, 3]`` with van der Waals ``radii [A]``,
     largest first (see the module text)."""
     coords = np.asarray(coords, np.float64)
-    points = empty_points(coords, radii, spacing=spacing, probe=probe, shell=shell)
+    tree = cKDTree(coords)
+    points = empty_points(coords, radii, spacing=spacing, probe=probe, shell=shell, tree=tree)
     if len(points) == 0:
         return []
-    tree = cKDTree(coords)
     # points with fewer than PREFILTER atoms within 8 A are open surface (measured on the bundled structures:
     # they hold 0.2% of the points buried >= 0.7); skipping them makes the direction count 4x cheaper
     points = points[tree.query_ball_point(points, 8.0, return_length=True) >= PREFILTER]
-    bur = buriedness(points, coords, reach)
+    bur = buriedness(points, coords, reach, tree=tree)
     keep = bur >= min_buried
     points, bur = points[keep], bur[keep]
     if len(points) < min_points:

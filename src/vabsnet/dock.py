@@ -164,9 +164,9 @@ def predicted_boxes(run: str | Path, receptor: str | Path, out: Path, top_k: int
                     min_probability: float | None = None) -> list[Box]:
     """Boxes of the ``top_k`` highest-scoring pockets over every chain of ``receptor`` (the default pocket
     method; with ``min_probability``, the atom clusters at that threshold)."""
-    from vabsnet.pockets import PocketFinder
+    from vabsnet.pockets import PocketFinder, pocket_method
 
-    method = "cavities" if min_probability is None else "atoms"
+    method = pocket_method(None, min_probability, None)
     finder = PocketFinder(run, device=device, min_probability=min_probability, method=method)
     found: list = []
     summary = finder.run([receptor], out, lambda job, pockets, *_: found.extend(pockets), progress=False)

@@ -1,6 +1,6 @@
 """``vabsnet pockets``: ranked binding pockets from a fine-tuned binding-site model.
 
-Default method (``cavities``): every chain's buried empty space is found on a 1 A grid
+Default method (``cavities``): each file's buried empty space, all chains together, is found on a 1 A grid
 (:func:`vabsnet.cavities.find_cavities`: room for a probe, buriedness by direction coverage, connected sets
 of buried points), and the candidates are ranked by the pocket scorer (:mod:`vabsnet.pocket_rank`: a logistic
 regression on each candidate's volume, buriedness, apolar lining and the model's atom scores of its lining
@@ -203,6 +203,12 @@ def pockets_pdb(protein: Protein, residue_probs: np.ndarray, pockets: list[Pocke
 METHODS = ("cavities", "atoms")
 
 
+def pocket_method(method: str | None, min_probability: float | None, top_fraction: float | None) -> str:
+    """The method a request means: the one named, else ``atoms`` when a threshold or top fraction is given
+    (they only apply to it), else ``cavities``."""
+    return method or ("atoms" if min_probability is not None or top_fraction is not None else "cavities")
+
+
 def load_scorer(run: str | Path) -> PocketScorer:
     """The run's ``pocket_scorer.json``, or the shipped binding-site model's (its features are free of any
     model's probability scale, so it ranks any binding-site model's candidates)."""
@@ -224,7 +230,7 @@ class PocketFinder:
                  top_fraction: float | None = None, method: str = "cavities") -> None:
         if method not in METHODS:
             raise VabsnetError(f"pocket method {method!r}: one of {', '.join(METHODS)}")
-        self.device, self.link, self.min_atoms, self.method = resolve_device(device), link, min_atoms, method
+        self.device, self.link, self.min_atoms = resolve_device(device), link, min_atoms
         self.top_fraction = top_fraction
         self.scorer = load_scorer(run) if method == "cavities" else None
         self.model, self.config, self.task = load_model(run, device=self.device)
@@ -289,7 +295,7 @@ def pocket_files(run: str | Path | None, inputs: Sequence[str | Path], out: str 
     one). ``method``: ``cavities`` (default) or ``atoms`` (the default when a threshold or top fraction is
     given)."""
     run = run if run is not None else default_model("binding-site")
-    method = method or ("atoms" if min_probability is not None or top_fraction is not None else "cavities")
+    method = pocket_method(method, min_probability, top_fraction)
     finder = PocketFinder(run, min_probability=min_probability, link=link, min_atoms=min_atoms, device=device,
                           precision=precision, top_fraction=top_fraction, method=method)
     out = Path(out)

@@ -153,12 +153,12 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _pockets(args: argparse.Namespace) -> int:
-    from vabsnet.pockets import pocket_files
+    from vabsnet.pockets import pocket_files, pocket_method
 
     summary, threshold = pocket_files(args.run, args.inputs, args.out, min_probability=args.min_probability,
                                       link=args.link, min_atoms=args.min_atoms, top_fraction=args.top_fraction,
                                       method=args.method, **_files_options(args))
-    atoms = args.method == "atoms" or args.min_probability is not None or args.top_fraction is not None
+    atoms = pocket_method(args.method, args.min_probability, args.top_fraction) == "atoms"
     cut = ("cavities ranked by the pocket scorer" if not atoms
            else f"the top {args.top_fraction:g} of each chain's atoms" if args.top_fraction is not None
            else f"atoms with probability >= {threshold:.3f}")
