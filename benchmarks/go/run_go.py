@@ -64,6 +64,12 @@ def check_held_out(store_path: str, labels: str) -> dict:
     return {"train": len(info["splits"]["train"]), "held_out": info["held_out"], "identity": info["identity"]}
 
 
+def pretrain_dir(out: str | Path, mask: str, seed: int) -> Path:
+    """Where seed ``seed``'s pre-training with ``mask`` lives: a pre-trained row's seed is the seed of its
+    pre-training and of its fine-tuning, so the spread over seeds includes the pre-training's."""
+    return Path(out) / (f"pretrain-{mask}" if seed == 0 else f"pretrain-{mask}-seed{seed}")
+
+
 def finetune_config(args: argparse.Namespace, onto: str, seed: int) -> Config:
     """The benchmark's settings; `finetune` fills in the task recipe (rate, length in epochs, warm-up) for
     the rest, as `vabsnet finetune` does. ``--finetune-steps 0``: the recipe's length."""
@@ -79,7 +85,7 @@ def vabsnet_row(args: argparse.Namespace, onto: str, variant: str, seed: int, ti
     cache = run / "cutoffs.json"
     if cache.exists():
         return json.loads(cache.read_text())
-    init = None if variant == "scratch" else Path(args.out) / f"pretrain-{variant}" / ENCODER_FILE
+    init = None if variant == "scratch" else pretrain_dir(args.out, variant, seed) / ENCODER_FILE
     t0 = time.monotonic()
     if not (run / MODEL_FILE).exists() or not (run / "scores_test.npz").exists():
         finetune(args.store, run, finetune_config(args, onto, seed), init=init, accelerator=args.accelerator,
@@ -160,13 +166,13 @@ def main() -> None:
     masks = [v for v in variants if v in MASKS]
     if masks:
         results["pretrain_corpus"] = check_held_out(args.store, args.labels)
-    for mask in masks:
+    for mask, seed in ((m, s) for m in masks for s in seeds):
         t0 = time.monotonic()
         config = preset(args.preset).override(**{
-            "pretrain.mask": mask, "train.max_steps": args.pretrain_steps, "train.seed": 0,
+            "pretrain.mask": mask, "train.max_steps": args.pretrain_steps, "train.seed": seed,
             "data.crop_residues": args.crop, "data.sampling": "cluster", "train.checkpoint_every": 100})
-        pretrain(args.store, out / f"pretrain-{mask}", config, accelerator=args.accelerator,
-                 progress=f"  pretrain {mask}")
+        pretrain(args.store, pretrain_dir(out, mask, seed), config, accelerator=args.accelerator,
+                 progress=f"  pretrain {mask} seed {seed}")
         timings.add(f"pretrain {mask}", t0)
     for onto in args.ontologies.split(","):
         config = finetune_config(args, onto, 0).task

@@ -241,7 +241,7 @@ class PocketFinder:
         self.threshold = float(calibrated if min_probability is None else min_probability)
 
     def _compute(self, batch: Batch) -> list:
-        logits = self.task.logits(self.model.head, self.model.encoder(batch), batch).float()
+        logits = self.model.logits(self.task, batch).float()
         atom = split_rows(torch.sigmoid(logits), batch.num_atoms)  # per chain [A_p]
         return list(zip(atom, self.task.scores(logits, batch), strict=True))
 

@@ -41,8 +41,7 @@ def predict_files(task_name: str, run: str | Path | None, inputs: Sequence[str |
     writer = task.prediction_writer(out)
 
     def compute(batch: Batch) -> list:
-        logits = task.logits(model.head, model.encoder(batch), batch)
-        return task.scores(logits.float(), batch)
+        return model.scores(task, batch)
 
     def write(job: ChainJob, scores: object) -> None:
         writer.add(job.stem, job.chain, job.protein, scores)  # type: ignore[arg-type]

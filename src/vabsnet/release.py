@@ -15,7 +15,7 @@ import numpy as np
 
 from vabsnet.atomic import atomic_write_json
 from vabsnet.corpus import entry
-from vabsnet.data.batch import Batch, collate
+from vabsnet.data.batch import collate
 from vabsnet.embed import embed_chain
 from vabsnet.features import featurize
 from vabsnet.runtime import CALIBRATION_FILE, CONFIG_FILE, ENCODER_FILE, MODEL_FILE, load_encoder, load_model
@@ -43,10 +43,7 @@ def model_scores(model: str | Path, protein: Protein) -> np.ndarray:
     net, config, task = load_model(model)
     graph = featurize(protein, config.encoder)
 
-    def compute(batch: Batch) -> list:
-        return task.scores(task.logits(net.head, net.encoder(batch), batch).float(), batch)
-
-    [[scores]] = run_batches(net, [graph.num_atoms], lambda i: graph, collate, compute)
+    [[scores]] = run_batches(net, [graph.num_atoms], lambda i: graph, collate, lambda b: net.scores(task, b))
     return np.asarray(scores, dtype=np.float64)
 
 

@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
 from vabsnet.config import Config
+from vabsnet.data.batch import Batch
 from vabsnet.data.store import Store
 from vabsnet.model import VabsEncoder
 from vabsnet.model.heads import TaskHead
@@ -27,6 +29,15 @@ class FinetuneModel(nn.Module):
         super().__init__()
         self.encoder = VabsEncoder(config.encoder)
         self.head = task.head(config.encoder.dim, config.encoder.layers)
+
+    def logits(self, task: Task, batch: Batch) -> torch.Tensor:
+        """``task``'s logits for a batch: ``[A, 1]`` / ``[R, 1]`` for per-atom / per-residue tasks, ``[P, T]``
+        for per-protein ones (the model's precision)."""
+        return task.logits(self.head, self.encoder(batch), batch)
+
+    def scores(self, task: Task, batch: Batch) -> list[np.ndarray]:
+        """``task``'s scores per chain of the batch (probabilities, computed in float32)."""
+        return task.scores(self.logits(task, batch).float(), batch)
 
 
 def upgrade_state(state: dict[str, torch.Tensor], model: FinetuneModel) -> dict[str, torch.Tensor]:

@@ -42,7 +42,7 @@ def predict_split(model: FinetuneModel, task: Task, dataset: TaskDataset, precis
     keep = list(range(rank, len(dataset), world))
 
     def compute(batch: LabelledBatch) -> tuple:
-        logits = task.logits(model.head, model.encoder(batch.graph), batch.graph)
+        logits = model.logits(task, batch.graph)
         return (task.scores(logits, batch.graph), task.targets(batch.target, batch.graph),
                 task.atom_pairs(logits, batch.target, batch.graph))
 

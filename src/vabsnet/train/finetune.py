@@ -68,7 +68,7 @@ class FinetuneModule(EngineModule):
         return [{"params": encoder, "lr": lr}, {"params": head, "lr": lr * self.config.task.head_lr_mult}]
 
     def training_step(self, batch: LabelledBatch, batch_idx: int) -> torch.Tensor:
-        logits = self.task.logits(self.model.head, self.model.encoder(batch.graph), batch.graph)
+        logits = self.model.logits(self.task, batch.graph)
         loss = self.task.loss(logits, batch.target)
         self.last_losses = {"loss": loss.detach()}
         return loss
