@@ -26,7 +26,7 @@ import numpy as np
 
 from vabsnet.atomic import atomic_write_text
 from vabsnet.errors import VabsnetError
-from vabsnet.runtime.shipped import write_provenance
+from vabsnet.runtime.shipped import default_model, write_provenance
 from vabsnet.structure import load_structure
 from vabsnet.structure.protein import Protein
 from vabsnet.structure.write import to_pdb
@@ -183,20 +183,22 @@ def dock(receptor: str | Path, out: str | Path, *, sdf: str | Path | None = None
          exhaustiveness: int = 8, poses: int = 9, seed: int = 0, cpu: int = 0, device: str = "auto",
          min_probability: float | None = None) -> DockResult:
     """Dock one ligand into ``receptor``'s boxes (the top-k predicted pockets of ``run``, a binding-site run
-    directory or shipped model's name; ``boxes``; and/or the blind box); writes ``poses.sdf`` and
-    ``summary.csv`` (one row per pose) into ``out``, and ``provenance.json`` when a model chose boxes."""
+    directory or shipped model's name, None: the shipped binding-site model; ``boxes``; and/or the blind box;
+    ``top_k=0``: no predicted pockets); writes ``poses.sdf`` and ``summary.csv`` (one row per pose) into
+    ``out``, and ``provenance.json`` when a model chose boxes."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     protein = load_structure(receptor)
     chosen = list(boxes or [])
-    if run is not None and top_k > 0:
+    if top_k > 0:
+        run = run if run is not None else default_model("binding-site")
         chosen += predicted_boxes(run, receptor, out, top_k, device, min_probability)
         write_provenance(out, run)
     if blind:
         chosen.append(box_around(protein.coords, "blind"))
     if not chosen:
-        raise DockError("no box: give a binding-site model (--run, or the shipped one with --top-k > 0), --box "
-                        "or --blind (or the model found no pocket at its threshold)")
+        raise DockError("no box: --top-k > 0 (a binding-site model's pockets), --box or --blind (or the model "
+                        "found no pocket at its threshold)")
     rec_text, ignored = receptor_pdbqt(protein)
     atomic_write_text(out / "receptor.pdbqt", rec_text)
     lig = ligand_pdbqt(ligand_molecule(sdf, smiles, seed))

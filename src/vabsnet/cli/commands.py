@@ -180,10 +180,7 @@ def _dock(args: argparse.Namespace) -> int:
         if len(values) != 6:
             raise VabsnetError(f"--box {args.box!r}: six numbers expected, centre x,y,z then size x,y,z")
         boxes.append(Box("box", np.array(values[:3]), np.array(values[3:])))
-    from vabsnet.runtime.shipped import default_model
-
-    run = args.run if args.run is not None or args.top_k <= 0 else default_model("binding-site")
-    result = dock(args.receptor, args.out, sdf=args.ligand, smiles=args.smiles, run=run, top_k=args.top_k,
+    result = dock(args.receptor, args.out, sdf=args.ligand, smiles=args.smiles, run=args.run, top_k=args.top_k,
                   boxes=boxes, blind=args.blind, exhaustiveness=args.exhaustiveness, poses=args.poses, seed=args.seed,
                   cpu=args.cpu, device=args.device, min_probability=args.min_probability)
     print(f"{args.out}: {len(result.poses)} poses in {len(result.boxes)} boxes, best Vina score "
