@@ -4,13 +4,26 @@ from __future__ import annotations
 
 import json
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import torch
 
 from vabsnet.config import preset
+from vabsnet.data.store import Store
 from vabsnet.metrics import score_spread
-from vabsnet.train.finetune import finetune, recipe, with_recipe
+from vabsnet.tasks.base import build_task
+from vabsnet.train.finetune import (
+    FinetuneModule,
+    Selection,
+    finetune,
+    fit_on_readouts,
+    recipe,
+    whole_chains,
+    with_recipe,
+)
+from vabsnet.train.probe import collect
 
 ENTRIES = ["1AFS", "19hc", "1a28", "4CUP", "1FKI", "1hvr"]
 
@@ -22,9 +35,11 @@ def store(make_store):
 
 def test_recipe_counts_epochs_and_scales_the_rate():
     cfg = preset("tiny").override(**{"task.name": "binding-site", "task.epochs": 3.0, "data.batch_size": 4})
-    assert recipe(cfg, 50) == {"train.lr": pytest.approx(1e-4), "train.max_steps": 38, "train.warmup_steps": 3}
+    assert recipe(cfg, 50) == {"train.lr": pytest.approx(1e-4), "train.max_steps": 38, "train.warmup_steps": 3,
+                               "task.reprobe": False}
     go = preset("tiny").override(**{"task.name": "ec"})
     assert recipe(go, 8)["train.lr"] == pytest.approx(5e-4) and recipe(go, 8)["train.max_steps"] == 20
+    assert recipe(go, 8)["task.reprobe"] and with_recipe(go, 8, given={"task.reprobe"})[0].task.reprobe is False
     paper = preset("paper").override(**{"task.name": "binding-site"})
     assert recipe(paper, 50)["train.max_steps"] == 100_000 and recipe(paper, 50)["encoder.k_atom"] == 30
 
@@ -85,3 +100,29 @@ def test_early_stopping_and_rerun(store, tmp_path):
     again = finetune(store, tmp_path / "stop", cfg, progress=False)  # finished: not trained again
     assert (tmp_path / "stop" / "metrics.csv").read_text().splitlines()[1:] == rows
     assert again["auroc"] == pytest.approx(first["auroc"], abs=1e-6)
+
+
+def test_reprobe_refits_the_head_on_the_drifted_encoder(store):
+    """``task.reprobe``: before a validation pass the head's standardisation and body are fitted again on the
+    readouts of the encoder as it is now, not on those of the encoder it started from."""
+    data = Store(store)
+    cfg = _config(**{"task.reprobe": True, "task.probe_steps": 20})
+    task = build_task(cfg.task, data)
+    splits = task.split_keys(data)
+    train = task.dataset(data, splits["train"], cfg, train=True, seed=0)
+    valid = task.dataset(data, splits["valid"], cfg, train=False, seed=0)
+    module = FinetuneModule(cfg, task, {})
+    whole = whole_chains(train)
+    fit_on_readouts(module, whole, valid)
+    before = module.model.head.norm.mean.clone()
+    with torch.no_grad():  # what end-to-end steps do to the encoder, exaggerated
+        for p in module.model.encoder.parameters():
+            p.add_(0.05 * torch.randn(p.shape, generator=torch.Generator().manual_seed(p.numel())))
+    now = collect(module.model.encoder, task, whole, max_rows=None).x.mean(0).double()
+    trainer = SimpleNamespace(global_step=2, max_steps=12, world_size=1, global_rank=0, should_stop=False)
+    Selection(valid, 2, 0, whole).on_train_batch_end(trainer, module, None, None, 0)  # type: ignore[arg-type]
+    after = module.model.head.norm.mean.double()
+    assert (now - before.double()).abs().max() > 0.05  # the drift is visible in the readouts
+    assert torch.allclose(after, now, atol=1e-5)  # and the standardisation follows it
+    assert all(p.grad is None for p in module.model.head.parameters())  # no stale gradient for the next step
+    assert "valid_auprc" in module.last_eval
