@@ -25,7 +25,7 @@ import numpy as np
 
 from vabsnet.atomic import atomic_write_json, atomic_write_text
 from vabsnet.bench.go_baselines import BASELINES, metrics_by_cutoff, run_baselines, test_keys_at
-from vabsnet.config import Config, preset
+from vabsnet.config import Config, parse_overrides, preset
 from vabsnet.data.annotations import deepfri_id
 from vabsnet.data.splits import held_out_ids
 from vabsnet.data.store import Store
@@ -74,7 +74,7 @@ def finetune_config(args: argparse.Namespace, onto: str, seed: int) -> Config:
     """The benchmark's settings; `finetune` fills in the task recipe (rate, length in epochs, warm-up) for
     the rest, as `vabsnet finetune` does. ``--finetune-steps 0``: the recipe's length."""
     steps = {"train.max_steps": args.finetune_steps} if args.finetune_steps else {}
-    return preset(args.preset).override(**{
+    return preset(args.preset).override(**parse_overrides(args.set), **{
         "task.name": f"go-{onto}", "task.labels": args.labels, "task.test_cutoff": 0.95, "task.unlabelled": "skip",
         "train.seed": seed, "task.eval_every": args.eval_every, "data.crop_residues": args.crop,
         "task.patience": args.patience, **steps})
@@ -89,7 +89,7 @@ def vabsnet_row(args: argparse.Namespace, onto: str, variant: str, seed: int, ti
     t0 = time.monotonic()
     if not (run / MODEL_FILE).exists() or not (run / "scores_test.npz").exists():
         finetune(args.store, run, finetune_config(args, onto, seed), init=init, accelerator=args.accelerator,
-                 progress=f"  go-{onto} {variant} seed {seed}")
+                 progress=f"  go-{onto} {variant} seed {seed}", given=set(parse_overrides(args.set)))
     task = build_task(Config.load(run / "config.json").task)
     result = {}
     for name, file in (("finetuned", "scores_test.npz"), ("probe", "scores_probe_test.npz")):
@@ -152,6 +152,8 @@ def main() -> None:
     p.add_argument("--patience", type=int, default=3, help="validation passes without improvement before stopping")
     p.add_argument("--eval-every", type=int, default=100)
     p.add_argument("--crop", type=int, default=192)
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="fine-tuning config override kept over the task recipe, e.g. --set task.reprobe=false")
     p.add_argument("--accelerator", default="auto")
     p.add_argument("--device", default="auto", help="for scoring the test chains")
     args = p.parse_args()

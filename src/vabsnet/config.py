@@ -293,3 +293,18 @@ def preset(name: str) -> Config:
     if name not in PRESETS:
         raise KeyError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
     return PRESETS[name]()
+
+
+def parse_overrides(items: list[str]) -> dict[str, object]:
+    """``["train.lr=1e-4", "task.name=go-mf"]`` (``--set`` values) as overrides: JSON values where they parse
+    (numbers, booleans, lists), strings otherwise."""
+    out: dict[str, object] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise ValueError(f"--set expects key=value, got {item!r}")
+        try:
+            out[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key] = raw
+    return out

@@ -48,17 +48,13 @@ def _split(args: argparse.Namespace) -> int:
     return 0
 
 
-def _parse_overrides(items: list[str]) -> dict[str, object]:
-    out: dict[str, object] = {}
-    for item in items:
-        key, sep, raw = item.partition("=")
-        if not sep:
-            raise VabsnetError(f"--set expects key=value, got {item!r}")
-        try:
-            out[key] = json.loads(raw)
-        except json.JSONDecodeError:
-            out[key] = raw
-    return out
+def _sets(args: argparse.Namespace) -> dict[str, object]:
+    from vabsnet.config import parse_overrides
+
+    try:
+        return parse_overrides(args.set or [])
+    except ValueError as exc:
+        raise VabsnetError(str(exc)) from None
 
 
 def _config(args: argparse.Namespace, **flags: object) -> object:
@@ -66,7 +62,7 @@ def _config(args: argparse.Namespace, **flags: object) -> object:
     key given both by a flag and by ``--set`` is an error rather than a guess."""
     from vabsnet.config import Config, preset
 
-    sets = _parse_overrides(args.set or [])
+    sets = _sets(args)
     given = {k: v for k, v in flags.items() if v is not None}
     clash = sorted(set(given) & set(sets))
     if clash:
@@ -117,7 +113,7 @@ def _finetune(args: argparse.Namespace) -> int:
              "train.precision": args.precision, "train.max_steps": args.max_steps,
              "train.num_nodes": args.num_nodes}
     config = _config(args, **flags)
-    given = {k for k, v in flags.items() if v is not None} | set(_parse_overrides(args.set or []))
+    given = {k for k, v in flags.items() if v is not None} | set(_sets(args))
     result = finetune(args.store, args.out, config, init=args.encoder, devices=args.devices,  # type: ignore[arg-type]
                       accelerator=args.accelerator, progress=not args.quiet, given=given)
     if result:  # rank 0
