@@ -153,7 +153,7 @@ def main() -> None:
     p.add_argument("--eval-every", type=int, default=100)
     p.add_argument("--crop", type=int, default=192)
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="fine-tuning config override kept over the task recipe, e.g. --set task.reprobe=false")
+                   help="fine-tuning config override kept over the task recipe, e.g. --set task.reprobe=true")
     p.add_argument("--accelerator", default="auto")
     p.add_argument("--device", default="auto", help="for scoring the test chains")
     args = p.parse_args()

@@ -123,8 +123,7 @@ class TaskConfig:
     probe_lr: float = 1e-3
     head_lr_mult: float = 10.0  # end-to-end phase: the head's learning rate is train.lr times this
     # end-to-end phase: before each validation pass, re-fit the head (standardisation included) on the current
-    # encoder's frozen train readouts, as in the head-first phase (the task's recipe sets it; module doc of
-    # vabsnet.train.finetune)
+    # encoder's frozen train readouts, as in the head-first phase (measured: module doc of vabsnet.train.finetune)
     reprobe: bool = False
 
     def validate(self) -> None:

@@ -35,11 +35,9 @@ def store(make_store):
 
 def test_recipe_counts_epochs_and_scales_the_rate():
     cfg = preset("tiny").override(**{"task.name": "binding-site", "task.epochs": 3.0, "data.batch_size": 4})
-    assert recipe(cfg, 50) == {"train.lr": pytest.approx(1e-4), "train.max_steps": 38, "train.warmup_steps": 3,
-                               "task.reprobe": False}
+    assert recipe(cfg, 50) == {"train.lr": pytest.approx(1e-4), "train.max_steps": 38, "train.warmup_steps": 3}
     go = preset("tiny").override(**{"task.name": "ec"})
     assert recipe(go, 8)["train.lr"] == pytest.approx(5e-4) and recipe(go, 8)["train.max_steps"] == 20
-    assert recipe(go, 8)["task.reprobe"] and with_recipe(go, 8, given={"task.reprobe"})[0].task.reprobe is False
     paper = preset("paper").override(**{"task.name": "binding-site"})
     assert recipe(paper, 50)["train.max_steps"] == 100_000 and recipe(paper, 50)["encoder.k_atom"] == 30
 

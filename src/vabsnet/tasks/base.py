@@ -66,9 +66,6 @@ class Task:
     # and the official schedule used on the ``paper`` preset
     lr_ratio: float = 0.5
     paper_schedule: dict[str, object] = {"train.lr": 5e-5, "train.warmup_steps": 5_000, "train.max_steps": 200_000}
-    # the recipe's task.reprobe: re-fit the head on frozen readouts before each validation pass of the
-    # end-to-end phase (per-protein tasks, whose readouts vary little across proteins against their size)
-    reprobe: bool = False
 
     def split_keys(self, store: Store) -> dict[str, list[str]]:
         """Store keys of ``train``, ``valid`` and ``test`` for this task."""

@@ -95,7 +95,6 @@ class FunctionTask(Task):
     config_class = FunctionConfig
     config: FunctionConfig
     level = "protein"
-    reprobe = True
     selection_metric = "fmax"
     headline = ("fmax", "auprc_micro")
 
