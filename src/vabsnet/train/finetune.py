@@ -253,7 +253,8 @@ def finetune(store_path: str | Path, run: str | Path, config: Config, *, init: s
                      ckpt.get("stopped", False))
     trainer = fit(module, lambda: (train, task.collate), run, start=start, devices=devices,
                   accelerator=accelerator, progress=progress,
-                  callbacks=[Selection(valid, config.task.eval_every, config.task.patience, whole_chains(train))])
+                  callbacks=[Selection(valid, config.task.eval_every, config.task.patience,
+                                       whole_chains(train) if config.task.reprobe else None)])
     if trainer.global_rank != 0:
         return {}
     model = module.model
